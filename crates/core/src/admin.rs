@@ -1,0 +1,319 @@
+//! Administrative changes shared by `mayfly serve` (first start) and the
+//! admin subcommands (`mayfly account create`, `mayfly keys rotate|list`):
+//! they act on the store directly, with or without a running server, and a
+//! running server picks them up through its refresher.
+
+use aws_lc_rs::rand::SystemRandom;
+use mayfly_store::{
+    AccessKey, AccessKeyStatus, Account, Mutation, RingKey as StoredRingKey, Snapshot, Store,
+    StoreError,
+};
+use mayfly_token::{KeyRing, MasterKey, SecretKey, TokenError};
+
+/// How long a retired ring key keeps opening tokens: the longest session
+/// (36 h, GetSessionToken/GetFederationToken) must be able to finish.
+pub const RETIRED_KEY_LIFETIME_SECONDS: u64 = 129_600;
+
+/// Why an administrative change failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// The storage engine failed or refused the change.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Key generation or sealing failed.
+    #[error("key ring: {0}")]
+    Token(TokenError),
+    /// The store has no key ring yet: `mayfly serve` initializes it at first start.
+    #[error("the data directory is not initialized; start `mayfly serve` once first")]
+    NotInitialized,
+    /// Stored keys do not open under the master key given.
+    #[error(
+        "stored keys do not open under this master key (wrong MAYFLY_MASTER_KEY or master.key?)"
+    )]
+    MasterKeyMismatch,
+    /// The account already exists.
+    #[error("account `{0}` already exists")]
+    AccountExists(String),
+    /// The account id is not twelve digits.
+    #[error("account id `{0}` is not twelve decimal digits")]
+    InvalidAccountId(String),
+    /// The root key given through the environment is malformed.
+    #[error("invalid root key: {0}")]
+    InvalidRootKey(String),
+}
+
+impl From<TokenError> for AdminError {
+    fn from(error: TokenError) -> Self {
+        AdminError::Token(error)
+    }
+}
+
+/// The label binding a sealed ring key to its id.
+pub fn ring_key_label(key_id: u32) -> String {
+    format!("mayfly/ring-key/{key_id}")
+}
+
+/// The label binding a sealed secret access key to its access key id.
+pub fn access_key_label(access_key_id: &str) -> String {
+    format!("mayfly/access-key/{access_key_id}")
+}
+
+/// A root key pair, printed or written once and never stored in the clear.
+#[derive(Debug)]
+pub struct RootCredentials {
+    /// The account the key belongs to.
+    pub account_id: String,
+    /// `AKIA…`.
+    pub access_key_id: String,
+    /// The secret (redacting `Debug`).
+    pub secret_access_key: SecretKey,
+}
+
+impl RootCredentials {
+    /// The pair in aws credentials-file form under `[profile]`.
+    pub fn to_credentials_file(&self, profile: &str) -> String {
+        format!(
+            "[{profile}]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+            self.access_key_id,
+            self.secret_access_key.as_str()
+        )
+    }
+}
+
+/// A ring key as `mayfly keys list` shows it (never the material).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// The key id carried in every token it sealed.
+    pub key_id: u32,
+    /// Unix seconds.
+    pub created_at: u64,
+    /// When it stopped sealing, if it has.
+    pub retired_at: Option<u64>,
+    /// Whether it seals new tokens.
+    pub active: bool,
+}
+
+/// First start: create the key ring, the default account and its root key
+/// when missing. Returns the root credentials when this call generated them
+/// (the caller writes them to `DATA_DIR/root-credentials`).
+pub async fn initialize(
+    store: &dyn Store,
+    master_key: &MasterKey,
+    now: u64,
+    default_account: &str,
+    root_key: Option<(String, SecretKey)>,
+) -> Result<Option<RootCredentials>, AdminError> {
+    if !crate::arn::is_account_id(default_account) {
+        return Err(AdminError::InvalidAccountId(default_account.to_owned()));
+    }
+    let rng = SystemRandom::new();
+    let snapshot = Snapshot::from_rows(0, store.load_all().await?);
+    let mut mutations = Vec::new();
+    if snapshot.ring_keys().next().is_none() {
+        mutations.push(Mutation::insert(&seal_ring_key(master_key, 1, now, &rng)?)?);
+    }
+    let mut generated = None;
+    if snapshot.account(default_account).is_none() {
+        mutations.push(Mutation::insert(&Account {
+            id: default_account.to_owned(),
+            created_at: now,
+            alias: None,
+        })?);
+    }
+    let has_root_key = snapshot
+        .access_keys()
+        .any(|k| k.account_id == default_account && k.user_name.is_none());
+    if !has_root_key {
+        let (access_key_id, secret) = match root_key {
+            Some((id, secret)) => {
+                validate_root_key(&id, &secret)?;
+                (id, secret)
+            }
+            None => {
+                let id = mayfly_token::long_term_access_key_id(default_account, &rng)?;
+                let secret = SecretKey::generate(&rng)?;
+                (id, secret)
+            }
+        };
+        mutations.push(Mutation::insert(&seal_access_key(
+            master_key,
+            &access_key_id,
+            default_account,
+            None,
+            &secret,
+            now,
+            &rng,
+        )?)?);
+        generated = Some(RootCredentials {
+            account_id: default_account.to_owned(),
+            access_key_id,
+            secret_access_key: secret,
+        });
+    } else if root_key.is_some() {
+        tracing::info!(
+            "the default account already has a root key; MAYFLY_ROOT_ACCESS_KEY_ID applies only at first start"
+        );
+    }
+    if !mutations.is_empty() {
+        store.apply(mutations).await?;
+    }
+    Ok(generated)
+}
+
+fn validate_root_key(id: &str, secret: &SecretKey) -> Result<(), AdminError> {
+    if id.len() < 16 || id.len() > 128 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(AdminError::InvalidRootKey(
+            "MAYFLY_ROOT_ACCESS_KEY_ID must be 16-128 letters and digits".into(),
+        ));
+    }
+    if id.starts_with("ASIA") {
+        return Err(AdminError::InvalidRootKey(
+            "MAYFLY_ROOT_ACCESS_KEY_ID must not start with ASIA (reserved for temporary keys)"
+                .into(),
+        ));
+    }
+    if secret.as_str().len() < 16 {
+        return Err(AdminError::InvalidRootKey(
+            "MAYFLY_ROOT_SECRET_ACCESS_KEY must be at least 16 characters".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// `mayfly account create --id ID`: a new account with its own root key.
+pub async fn create_account(
+    store: &dyn Store,
+    master_key: &MasterKey,
+    account_id: &str,
+    now: u64,
+) -> Result<RootCredentials, AdminError> {
+    if !crate::arn::is_account_id(account_id) {
+        return Err(AdminError::InvalidAccountId(account_id.to_owned()));
+    }
+    let rng = SystemRandom::new();
+    let access_key_id = mayfly_token::long_term_access_key_id(account_id, &rng)?;
+    let secret = SecretKey::generate(&rng)?;
+    let account = Account {
+        id: account_id.to_owned(),
+        created_at: now,
+        alias: None,
+    };
+    let key = seal_access_key(
+        master_key,
+        &access_key_id,
+        account_id,
+        None,
+        &secret,
+        now,
+        &rng,
+    )?;
+    match store
+        .apply(vec![Mutation::insert(&account)?, Mutation::insert(&key)?])
+        .await
+    {
+        Ok(_) => Ok(RootCredentials {
+            account_id: account_id.to_owned(),
+            access_key_id,
+            secret_access_key: secret,
+        }),
+        Err(StoreError::AlreadyExists { .. }) => {
+            Err(AdminError::AccountExists(account_id.to_owned()))
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// `mayfly keys rotate`: a new active ring key; the previous active key is
+/// retired (it still opens its tokens), and keys retired longer than the
+/// longest session are destroyed. Returns the new key id.
+pub async fn rotate_keys(
+    store: &dyn Store,
+    master_key: &MasterKey,
+    now: u64,
+) -> Result<u32, AdminError> {
+    let rng = SystemRandom::new();
+    let snapshot = Snapshot::from_rows(0, store.load_all().await?);
+    let mut mutations = Vec::new();
+    let mut next_id = 1;
+    for key in snapshot.ring_keys() {
+        next_id = next_id.max(key.key_id.saturating_add(1));
+        match key.retired_at {
+            None => {
+                let mut retired = key.clone();
+                retired.retired_at = Some(now);
+                mutations.push(Mutation::update(&retired)?);
+            }
+            Some(at) if now.saturating_sub(at) > RETIRED_KEY_LIFETIME_SECONDS => {
+                mutations.push(Mutation::delete::<StoredRingKey>(key.key_id.to_string()));
+            }
+            Some(_) => {}
+        }
+    }
+    mutations.push(Mutation::insert(&seal_ring_key(
+        master_key, next_id, now, &rng,
+    )?)?);
+    store.apply(mutations).await?;
+    Ok(next_id)
+}
+
+/// `mayfly keys list`.
+pub async fn list_keys(store: &dyn Store) -> Result<Vec<KeyInfo>, AdminError> {
+    let snapshot = Snapshot::from_rows(0, store.load_all().await?);
+    let active = snapshot
+        .ring_keys()
+        .filter(|k| k.retired_at.is_none())
+        .map(|k| k.key_id)
+        .max();
+    Ok(snapshot
+        .ring_keys()
+        .map(|k| KeyInfo {
+            key_id: k.key_id,
+            created_at: k.created_at,
+            retired_at: k.retired_at,
+            active: Some(k.key_id) == active,
+        })
+        .collect())
+}
+
+fn seal_ring_key(
+    master_key: &MasterKey,
+    key_id: u32,
+    now: u64,
+    rng: &SystemRandom,
+) -> Result<StoredRingKey, AdminError> {
+    let key = KeyRing::generate_key(key_id, now, rng)?;
+    let material_sealed =
+        master_key.seal(key.material_for_storage(), &ring_key_label(key_id), rng)?;
+    Ok(StoredRingKey {
+        key_id,
+        material_sealed,
+        created_at: now,
+        retired_at: None,
+    })
+}
+
+/// Seal a long-term secret for storage.
+pub(crate) fn seal_access_key(
+    master_key: &MasterKey,
+    access_key_id: &str,
+    account_id: &str,
+    user_name: Option<&str>,
+    secret: &SecretKey,
+    now: u64,
+    rng: &SystemRandom,
+) -> Result<AccessKey, AdminError> {
+    let secret_sealed = master_key.seal(
+        secret.as_str().as_bytes(),
+        &access_key_label(access_key_id),
+        rng,
+    )?;
+    Ok(AccessKey {
+        access_key_id: access_key_id.to_owned(),
+        account_id: account_id.to_owned(),
+        user_name: user_name.map(str::to_owned),
+        secret_sealed,
+        status: AccessKeyStatus::Active,
+        created_at: now,
+        last_used: None,
+    })
+}

@@ -1,0 +1,557 @@
+//! Authorization: which policies apply to a caller, the request context
+//! (policy-evaluation.md 10), and the one place a denial becomes an AWS
+//! `AccessDenied` with its sealed explanation for DecodeAuthorizationMessage.
+
+use std::sync::{Arc, LazyLock};
+
+use mayfly_policy::{
+    CallerPolicies, Decision, NamedPolicy, Policy, PolicyKind, PolicySet, PrincipalInfo,
+    RequestContext,
+};
+use mayfly_store::{ManagedPolicy, Role, Tag};
+use mayfly_token::{SessionClaims, SessionPrincipal, SessionTag};
+use mayfly_wire::AwsError;
+
+use crate::ActionContext;
+use crate::arn::{self, PARTITION};
+use crate::auth::{Caller, CallerKind};
+use crate::session::{parse_session_policy, same_key};
+use crate::view::View;
+
+/// A policy document the caller's permissions are made of, with the name
+/// explanations use.
+struct OwnedPolicy {
+    id: String,
+    policy: Arc<Policy>,
+    kind: PolicyKind,
+}
+
+impl OwnedPolicy {
+    fn named(&self) -> NamedPolicy<'_> {
+        NamedPolicy {
+            id: &self.id,
+            policy: &self.policy,
+            kind: self.kind,
+        }
+    }
+}
+
+/// The caller's identity policies, boundary and session policies.
+#[derive(Default)]
+struct CallerPolicyDocs {
+    identity: Vec<OwnedPolicy>,
+    boundary: Option<OwnedPolicy>,
+    session: Option<Vec<OwnedPolicy>>,
+}
+
+impl CallerPolicyDocs {
+    fn caller_policies(&self) -> CallerPolicies<'_> {
+        CallerPolicies {
+            identity: self.identity.iter().map(OwnedPolicy::named).collect(),
+            boundary: self.boundary.as_ref().map(OwnedPolicy::named),
+            session: self
+                .session
+                .as_ref()
+                .map(|s| s.iter().map(OwnedPolicy::named).collect()),
+        }
+    }
+}
+
+/// Root's own permissions, for root's GetFederationToken sessions (whose
+/// permissions are root's ∩ the session policies).
+static ALLOW_ALL: LazyLock<Option<Arc<Policy>>> = LazyLock::new(|| {
+    Policy::parse(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
+        PolicyKind::Identity,
+    )
+    .ok()
+    .map(Arc::new)
+});
+
+fn managed(view: &View, arn: &str, kind: PolicyKind) -> Option<OwnedPolicy> {
+    let policy: &ManagedPolicy = view.snapshot.policy(arn)?;
+    let document = policy.default_document()?;
+    Some(OwnedPolicy {
+        id: arn.to_owned(),
+        policy: view.identity_policy(document)?,
+        kind,
+    })
+}
+
+fn entity_policies(
+    view: &View,
+    owner: &str,
+    inline: &std::collections::BTreeMap<String, String>,
+    attached: &[String],
+    out: &mut Vec<OwnedPolicy>,
+) {
+    for (name, document) in inline {
+        if let Some(policy) = view.identity_policy(document) {
+            out.push(OwnedPolicy {
+                id: format!("inline:{owner}/{name}"),
+                policy,
+                kind: PolicyKind::Identity,
+            });
+        }
+    }
+    for arn in attached {
+        out.extend(managed(view, arn, PolicyKind::Identity));
+    }
+}
+
+fn user_policies(view: &View, account_id: &str, user_name: &str, docs: &mut CallerPolicyDocs) {
+    let Some(user) = view.snapshot.user(account_id, user_name) else {
+        return;
+    };
+    entity_policies(
+        view,
+        &format!("user/{}", user.name),
+        &user.inline_policies,
+        &user.attached_policies,
+        &mut docs.identity,
+    );
+    for group in view.snapshot.groups_for_user(account_id, &user.name) {
+        entity_policies(
+            view,
+            &format!("group/{}", group.name),
+            &group.inline_policies,
+            &group.attached_policies,
+            &mut docs.identity,
+        );
+    }
+    docs.boundary = user
+        .permissions_boundary
+        .as_deref()
+        .and_then(|arn| managed(view, arn, PolicyKind::Boundary));
+}
+
+fn session_policies(view: &View, claims: &SessionClaims) -> Option<Vec<OwnedPolicy>> {
+    if claims.session_policy.is_none() && claims.policy_arns.is_empty() {
+        return None;
+    }
+    let mut out = Vec::new();
+    if let Some(text) = &claims.session_policy {
+        // Validated at issue; a policy that no longer parses grants nothing (fail closed).
+        if let Some(policy) = parse_session_policy(text) {
+            out.push(OwnedPolicy {
+                id: "session:inline".to_owned(),
+                policy,
+                kind: PolicyKind::Session,
+            });
+        }
+    }
+    for arn in &claims.policy_arns {
+        out.extend(managed(view, arn, PolicyKind::Session));
+    }
+    Some(out)
+}
+
+fn caller_policy_docs(view: &View, caller: &Caller) -> CallerPolicyDocs {
+    let mut docs = CallerPolicyDocs::default();
+    match &caller.kind {
+        CallerKind::Root => {}
+        CallerKind::User { user_name } => {
+            user_policies(view, &caller.account_id, user_name, &mut docs)
+        }
+        CallerKind::Session(claims) => match &claims.principal {
+            SessionPrincipal::Root => {}
+            SessionPrincipal::User { user_name, .. } => {
+                user_policies(view, &caller.account_id, user_name, &mut docs);
+            }
+            SessionPrincipal::AssumedRole { role_arn, .. } => {
+                if let Some(role) = view.snapshot.role_by_arn(role_arn) {
+                    entity_policies(
+                        view,
+                        &format!("role/{}", role.name),
+                        &role.inline_policies,
+                        &role.attached_policies,
+                        &mut docs.identity,
+                    );
+                    docs.boundary = role
+                        .permissions_boundary
+                        .as_deref()
+                        .and_then(|arn| managed(view, arn, PolicyKind::Boundary));
+                }
+                docs.session = session_policies(view, claims);
+            }
+            SessionPrincipal::FederatedUser { user_arn, .. } => {
+                if *user_arn == arn::root_arn(&claims.account_id) {
+                    if let Some(all) = ALLOW_ALL.as_ref() {
+                        docs.identity.push(OwnedPolicy {
+                            id: "root".to_owned(),
+                            policy: Arc::clone(all),
+                            kind: PolicyKind::Identity,
+                        });
+                    }
+                } else if let Some(user) = view.snapshot.user_by_arn(user_arn) {
+                    let name = user.name.clone();
+                    user_policies(view, &caller.account_id, &name, &mut docs);
+                }
+                // No session policy ⇒ no identity permissions (8.5): Some(empty) denies.
+                docs.session = Some(session_policies(view, claims).unwrap_or_default());
+            }
+        },
+    }
+    docs
+}
+
+/// The policy engine's view of the caller.
+fn principal_info(caller: &Caller) -> PrincipalInfo {
+    match &caller.kind {
+        CallerKind::Root => PrincipalInfo::root(PARTITION, &caller.account_id),
+        CallerKind::User { .. } => {
+            PrincipalInfo::user(&caller.arn, &caller.account_id, &caller.user_id)
+        }
+        CallerKind::Session(claims) => match &claims.principal {
+            SessionPrincipal::Root => PrincipalInfo::root(PARTITION, &caller.account_id),
+            SessionPrincipal::User {
+                user_arn, user_id, ..
+            } => PrincipalInfo::user(user_arn, &caller.account_id, user_id),
+            SessionPrincipal::AssumedRole {
+                role_arn, role_id, ..
+            } => PrincipalInfo::assumed_role(&caller.arn, role_arn, &caller.account_id, role_id),
+            SessionPrincipal::FederatedUser {
+                user_arn, user_id, ..
+            } => PrincipalInfo::federated_user(&caller.arn, user_arn, &caller.account_id, user_id),
+        },
+    }
+}
+
+/// A request context whose keys are also remembered in order, for the
+/// decoded authorization message.
+pub(crate) struct ContextBuilder {
+    context: RequestContext,
+    keys: Vec<(String, Vec<String>)>,
+}
+
+impl ContextBuilder {
+    fn new(principal: PrincipalInfo, action: &str, resource: &str) -> Self {
+        Self {
+            context: RequestContext::new(principal, action, resource),
+            keys: Vec::new(),
+        }
+    }
+
+    /// Set a single-valued key.
+    pub fn set(&mut self, key: &str, value: impl Into<String>) {
+        let value = value.into();
+        self.context.set(key, value.clone());
+        self.remember(key, vec![value]);
+    }
+
+    /// Set a multi-valued key.
+    pub fn set_multi(&mut self, key: &str, values: Vec<String>) {
+        self.context.set_multi(key, values.clone());
+        self.remember(key, values);
+    }
+
+    fn remember(&mut self, key: &str, values: Vec<String>) {
+        match self
+            .keys
+            .iter_mut()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        {
+            Some(entry) => entry.1 = values,
+            None => self.keys.push((key.to_owned(), values)),
+        }
+    }
+}
+
+/// The global keys every request carries (policy-evaluation.md 10.1).
+fn global_context(
+    ctx: &ActionContext<'_>,
+    caller: &Caller,
+    action: &str,
+    resource: &str,
+) -> ContextBuilder {
+    let mut rc = ContextBuilder::new(principal_info(caller), action, resource);
+    let now = ctx.core.clock.unix_now();
+    rc.set("aws:PrincipalArn", caller.principal_arn());
+    rc.set("aws:PrincipalAccount", caller.account_id.clone());
+    rc.set("aws:PrincipalType", caller.principal_type());
+    rc.set("aws:userid", caller.user_id.clone());
+    if let Some(name) = caller.user_name() {
+        rc.set("aws:username", name.to_owned());
+    }
+    rc.set("aws:SourceIp", ctx.request.source_ip.to_string());
+    rc.set(
+        "aws:SecureTransport",
+        ctx.request.secure_transport.to_string(),
+    );
+    rc.set("aws:CurrentTime", mayfly_wire::iso8601(ctx.now));
+    rc.set("aws:EpochTime", now.to_string());
+    rc.set("aws:ViaAWSService", "false");
+    rc.set("aws:PrincipalIsAWSService", "false");
+    let view = &ctx.view;
+    let mut tags: Vec<(String, String)> = Vec::new();
+    let add_tags = |entity_tags: &[Tag], tags: &mut Vec<(String, String)>| {
+        for t in entity_tags {
+            if !tags.iter().any(|(k, _)| same_key(k, &t.key)) {
+                tags.push((t.key.clone(), t.value.clone()));
+            }
+        }
+    };
+    if let Some(claims) = caller.claims() {
+        rc.set(
+            "aws:TokenIssueTime",
+            mayfly_wire::iso8601(crate::clock::from_unix(claims.issued_at)),
+        );
+        match claims.mfa_authenticated_at {
+            Some(at) => {
+                rc.set("aws:MultiFactorAuthPresent", "true");
+                rc.set("aws:MultiFactorAuthAge", now.saturating_sub(at).to_string());
+            }
+            None => rc.set("aws:MultiFactorAuthPresent", "false"),
+        }
+        if let Some(si) = &claims.source_identity {
+            rc.set("aws:SourceIdentity", si.clone());
+        }
+        if let Some(provider) = &claims.federated_provider {
+            rc.set("aws:FederatedProvider", provider.clone());
+        }
+        // Session tags first: they override the entity's own tags (sts-api.md 6).
+        for t in &claims.tags {
+            tags.push((t.key.clone(), t.value.clone()));
+        }
+        match &claims.principal {
+            SessionPrincipal::AssumedRole { role_arn, .. } => {
+                if let Some(role) = view.snapshot.role_by_arn(role_arn) {
+                    add_tags(&role.tags, &mut tags);
+                }
+            }
+            SessionPrincipal::User { user_name, .. } => {
+                if let Some(user) = view.snapshot.user(&caller.account_id, user_name) {
+                    add_tags(&user.tags, &mut tags);
+                }
+            }
+            SessionPrincipal::FederatedUser { user_arn, .. } => {
+                if let Some(user) = view.snapshot.user_by_arn(user_arn) {
+                    add_tags(&user.tags, &mut tags);
+                }
+            }
+            SessionPrincipal::Root => {}
+        }
+    } else if let CallerKind::User { user_name } = &caller.kind
+        && let Some(user) = view.snapshot.user(&caller.account_id, user_name)
+    {
+        add_tags(&user.tags, &mut tags);
+    }
+    for (key, value) in tags {
+        rc.set(&format!("aws:PrincipalTag/{key}"), value);
+    }
+    rc
+}
+
+/// `aws:RequestTag/*` and `aws:TagKeys` for tags in the request.
+pub(crate) fn add_request_tags(rc: &mut ContextBuilder, tags: &[SessionTag]) {
+    for t in tags {
+        rc.set(&format!("aws:RequestTag/{}", t.key), t.value.clone());
+    }
+    if !tags.is_empty() {
+        rc.set_multi("aws:TagKeys", tags.iter().map(|t| t.key.clone()).collect());
+    }
+}
+
+/// Authorize `action` on `resource` (in the caller's account) against the
+/// caller's identity policies, boundary and session policies.
+pub(crate) fn authorize_caller(
+    ctx: &ActionContext<'_>,
+    caller: &Caller,
+    action: &str,
+    resource: &str,
+    extra: impl FnOnce(&mut ContextBuilder),
+) -> Result<(), AwsError> {
+    let mut rc = global_context(ctx, caller, action, resource);
+    extra(&mut rc);
+    let docs = caller_policy_docs(&ctx.view, caller);
+    let policies = docs.caller_policies();
+    let set = PolicySet {
+        identity: policies.identity,
+        resource: None,
+        resource_account: None,
+        boundary: policies.boundary,
+        session: policies.session,
+    };
+    let decision = mayfly_policy::evaluate(&rc.context, &set);
+    if decision.is_allowed() {
+        return Ok(());
+    }
+    Err(access_denied(ctx, caller, resource, &decision, &rc))
+}
+
+/// What an AssumeRole request asks for, for its authorization.
+pub(crate) struct AssumeRequest<'a> {
+    pub role_arn: &'a str,
+    pub session_name: &'a str,
+    pub external_id: Option<&'a str>,
+    pub source_identity: Option<&'a str>,
+    /// Tags given in this request (not inherited ones).
+    pub request_tags: &'a [SessionTag],
+    /// Keys of the transitive tags of the new session.
+    pub transitive_keys: Vec<&'a str>,
+    /// Whether `Tags` or `TransitiveTagKeys` were passed.
+    pub tags_given: bool,
+    pub mfa_authenticated_at: Option<u64>,
+}
+
+/// Authorize AssumeRole (sts-api.md 9.1 steps 2-4, policy-evaluation.md
+/// 8.6): the role must exist and its trust policy allow the caller; the
+/// caller's identity side must allow unless the trust names it directly in
+/// the same account. Returns the role.
+pub(crate) fn authorize_assume_role(
+    ctx: &ActionContext<'_>,
+    caller: &Caller,
+    request: &AssumeRequest<'_>,
+) -> Result<Role, AwsError> {
+    let action = "sts:AssumeRole";
+    let denied = || {
+        AwsError::access_denied(format!(
+            "User: {} is not authorized to perform: {action} on resource: {}",
+            caller.arn,
+            crate::truncate(request.role_arn, 2048)
+        ))
+    };
+    let view = &ctx.view;
+    // A missing role is AccessDenied, never NoSuchEntity (no enumeration).
+    let role = view
+        .snapshot
+        .role_by_arn(request.role_arn)
+        .ok_or_else(denied)?;
+    let trust = view
+        .trust_policy(&role.assume_role_policy)
+        .ok_or_else(denied)?;
+
+    let mut rc = global_context(ctx, caller, action, request.role_arn);
+    rc.set("sts:RoleSessionName", request.session_name.to_owned());
+    if let Some(id) = request.external_id {
+        rc.set("sts:ExternalId", id.to_owned());
+    }
+    if let Some(si) = request.source_identity {
+        rc.set("sts:SourceIdentity", si.to_owned());
+    }
+    if let Some(at) = request.mfa_authenticated_at {
+        rc.set("aws:MultiFactorAuthPresent", "true");
+        rc.set(
+            "aws:MultiFactorAuthAge",
+            ctx.core.clock.unix_now().saturating_sub(at).to_string(),
+        );
+    }
+    add_request_tags(&mut rc, request.request_tags);
+    if request.tags_given {
+        rc.set_multi(
+            "sts:TransitiveTagKeys",
+            request
+                .transitive_keys
+                .iter()
+                .map(|k| (*k).to_owned())
+                .collect(),
+        );
+    }
+    // The role's tags, with inherited transitive session tags substituted first (8.6).
+    let mut resource_tags: Vec<(String, String)> = caller
+        .claims()
+        .map(|c| {
+            c.tags
+                .iter()
+                .filter(|t| t.transitive)
+                .map(|t| (t.key.clone(), t.value.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    for t in &role.tags {
+        if !resource_tags.iter().any(|(k, _)| same_key(k, &t.key)) {
+            resource_tags.push((t.key.clone(), t.value.clone()));
+        }
+    }
+    for (k, v) in resource_tags {
+        rc.set(&format!("aws:ResourceTag/{k}"), v);
+    }
+
+    let mut additional = Vec::new();
+    if request.tags_given {
+        additional.push("sts:TagSession");
+    }
+    if request.source_identity.is_some() {
+        additional.push("sts:SetSourceIdentity");
+    }
+    let docs = caller_policy_docs(view, caller);
+    let trust_id = format!("trust:role/{}", role.name);
+    let decision = mayfly_policy::evaluate_trust(
+        &rc.context,
+        NamedPolicy {
+            id: &trust_id,
+            policy: &trust,
+            kind: PolicyKind::Trust,
+        },
+        &role.account_id,
+        &docs.caller_policies(),
+        &additional,
+    );
+    if decision.is_allowed() {
+        return Ok(role.clone());
+    }
+    Err(access_denied(ctx, caller, request.role_arn, &decision, &rc))
+}
+
+/// The AccessDenied error for a decision: AWS's sentence with the reason,
+/// and a sealed explanation DecodeAuthorizationMessage opens.
+fn access_denied(
+    ctx: &ActionContext<'_>,
+    caller: &Caller,
+    resource: &str,
+    decision: &Decision,
+    rc: &ContextBuilder,
+) -> AwsError {
+    let action = decision.action.as_str();
+    let mut message = format!(
+        "User: {} is not authorized to perform: {action} on resource: {} {}",
+        caller.arn,
+        crate::truncate(resource, 2048),
+        decision.reason_phrase()
+    );
+    let explanation = serde_json::json!({
+        "allowed": false,
+        "explicitDeny": decision.outcome == mayfly_policy::Outcome::ExplicitDeny,
+        "matchedStatements": {
+            "items": decision.matched.iter().map(|m| serde_json::json!({
+                "statementId": m.sid.clone().unwrap_or_default(),
+                "effect": format!("{:?}", m.effect),
+                "policy": m.policy_id,
+                "statementIndex": m.statement_index,
+            })).collect::<Vec<_>>()
+        },
+        "failures": { "items": [decision.reason_phrase()] },
+        "context": {
+            "principal": {
+                "id": caller.user_id,
+                "name": caller.user_name(),
+                "arn": caller.arn,
+            },
+            "action": action,
+            "resource": resource,
+            "conditions": {
+                "items": rc.keys.iter().map(|(k, v)| serde_json::json!({
+                    "key": k,
+                    "values": { "items": v.iter().map(|value| serde_json::json!({"value": value})).collect::<Vec<_>>() }
+                })).collect::<Vec<_>>()
+            }
+        }
+    });
+    let expires = ctx
+        .core
+        .clock
+        .unix_now()
+        .saturating_add(ctx.core.config.authorization_message_ttl.as_secs());
+    match ctx
+        .view
+        .key_ring
+        .seal_message(&explanation.to_string(), expires, &ctx.core.rng)
+    {
+        Ok(sealed) => {
+            message.push_str(" Encoded authorization failure message: ");
+            message.push_str(&sealed);
+        }
+        Err(error) => tracing::debug!(%error, "authorization message not sealed"),
+    }
+    AwsError::access_denied(message)
+}

@@ -1,0 +1,435 @@
+//! Mayfly's actions: the STS and IAM query-protocol front end over a
+//! [`mayfly_store::Store`], a [`Clock`] and the key ring. No HTTP types: the
+//! server hands in an [`ApiRequest`] and sends back the [`ApiResponse`].
+//!
+//! One request's way through: decode parameters → authenticate (SigV4 and
+//! key lookup or token unseal) → authorize (policy) → execute (store, token)
+//! → encode the response → one audit event.
+
+pub mod admin;
+pub mod arn;
+pub mod audit;
+mod auth;
+mod authz;
+pub mod clock;
+mod iam;
+mod session;
+mod sts;
+mod view;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use arc_swap::ArcSwap;
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use mayfly_sigv4::SigningKeyCache;
+use mayfly_store::Store;
+use mayfly_token::MasterKey;
+use mayfly_wire::{AwsError, QueryParams};
+
+pub use crate::admin::AdminError;
+use crate::audit::{AuditCaller, AuditEvent, AuditOutcome, AuditSink};
+use crate::auth::Caller;
+pub use crate::clock::{Clock, SystemClock};
+use crate::view::View;
+
+/// Settings of the API front end.
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    /// Regions accepted in signing scopes; `None` accepts any (DESIGN.md).
+    pub regions: Option<Vec<String>>,
+    /// Lifetime of the encoded authorization message in AccessDenied errors.
+    pub authorization_message_ttl: Duration,
+}
+
+impl Default for CoreConfig {
+    fn default() -> Self {
+        Self {
+            regions: None,
+            authorization_message_ttl: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// One HTTP request, reduced to what the API needs.
+#[derive(Debug, Clone, Copy)]
+pub struct ApiRequest<'a> {
+    /// `GET`, `POST`, ...
+    pub method: &'a str,
+    /// The raw path, still percent-encoded.
+    pub path: &'a str,
+    /// The raw query string without `?`.
+    pub query: &'a str,
+    /// Header names and values in arrival order.
+    pub headers: &'a [(&'a str, &'a [u8])],
+    /// The whole body (the server enforces the size cap).
+    pub body: &'a [u8],
+    /// The peer address (`aws:SourceIp`).
+    pub source_ip: IpAddr,
+    /// Whether the request came over TLS (`aws:SecureTransport`).
+    pub secure_transport: bool,
+}
+
+/// The answer to an [`ApiRequest`].
+#[derive(Debug, Clone)]
+pub struct ApiResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// The XML body.
+    pub body: String,
+    /// Sent as `x-amzn-RequestId`.
+    pub request_id: String,
+}
+
+/// Which query-protocol service a request is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Service {
+    Sts,
+    Iam,
+}
+
+impl Service {
+    fn namespace(self) -> &'static str {
+        match self {
+            Service::Sts => mayfly_wire::STS_NAMESPACE,
+            Service::Iam => mayfly_wire::IAM_NAMESPACE,
+        }
+    }
+
+    fn version(self) -> &'static str {
+        match self {
+            Service::Sts => mayfly_wire::STS_VERSION,
+            Service::Iam => mayfly_wire::IAM_VERSION,
+        }
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Service::Sts => "sts",
+            Service::Iam => "iam",
+        }
+    }
+}
+
+/// What one action handler gets: the request, its caller and the view of
+/// the configuration it was authenticated against.
+pub(crate) struct ActionContext<'a> {
+    pub core: &'a Core,
+    pub view: Arc<View>,
+    pub caller: Option<Caller>,
+    pub request: &'a ApiRequest<'a>,
+    pub now: SystemTime,
+    pub request_id: &'a str,
+    /// Set by actions that mint credentials, for the audit event.
+    pub issued_access_key_id: Option<String>,
+}
+
+/// The result of an action: the XML body of a 200 response.
+pub(crate) type ActionResult = Result<String, AwsError>;
+
+/// The API: owns the configuration view and everything an action needs.
+#[derive(Debug)]
+pub struct Core {
+    store: Arc<dyn Store>,
+    pub(crate) master_key: MasterKey,
+    view: ArcSwap<View>,
+    clock: Arc<dyn Clock>,
+    pub(crate) rng: SystemRandom,
+    signing_keys: SigningKeyCache,
+    audit: Arc<dyn AuditSink>,
+    config: CoreConfig,
+    request_counter: AtomicU64,
+    /// Serializes read-modify-write changes made through this node.
+    write_lock: tokio::sync::Mutex<()>,
+}
+
+impl Core {
+    /// Load the configuration from `store` and build the API over it.
+    pub async fn new(
+        store: Arc<dyn Store>,
+        master_key: MasterKey,
+        clock: Arc<dyn Clock>,
+        audit: Arc<dyn AuditSink>,
+        config: CoreConfig,
+    ) -> Result<Self, AdminError> {
+        let view = View::load(store.as_ref(), &master_key).await?;
+        Ok(Self {
+            store,
+            master_key,
+            view: ArcSwap::from_pointee(view),
+            clock,
+            rng: SystemRandom::new(),
+            signing_keys: SigningKeyCache::new(10_000),
+            audit,
+            config,
+            request_counter: AtomicU64::new(0),
+            write_lock: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// Rebuild the view if the store changed since it was built (another
+    /// node or an admin command wrote). Cheap when nothing changed.
+    pub async fn refresh(&self) -> Result<(), AdminError> {
+        let current = self.store.generation().await?;
+        if current == self.view.load().generation {
+            return Ok(());
+        }
+        self.reload().await
+    }
+
+    /// Rebuild the view unconditionally.
+    pub(crate) async fn reload(&self) -> Result<(), AdminError> {
+        let view = View::load(self.store.as_ref(), &self.master_key).await?;
+        self.view.store(Arc::new(view));
+        Ok(())
+    }
+
+    /// Poll the store every `interval` and rebuild the view on change, so a
+    /// change made elsewhere is seen within one second (DESIGN.md).
+    pub fn spawn_refresher(self: &Arc<Self>, interval: Duration) -> tokio::task::JoinHandle<()> {
+        let core = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(interval);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticker.tick().await;
+                if let Err(error) = core.refresh().await {
+                    tracing::warn!(%error, "refreshing the configuration failed");
+                }
+            }
+        })
+    }
+
+    /// Make a change: under this node's write lock, bring the view up to
+    /// date, let `build` compute the mutations against it (and the value to
+    /// return), apply them atomically, and rebuild the view so the caller's
+    /// next request sees its own write.
+    pub(crate) async fn commit<T>(
+        &self,
+        build: impl FnOnce(&View) -> Result<(Vec<mayfly_store::Mutation>, T), AwsError>,
+    ) -> Result<T, AwsError> {
+        let _guard = self.write_lock.lock().await;
+        self.refresh().await.map_err(internal)?;
+        let view = self.view.load_full();
+        let (mutations, value) = build(&view)?;
+        if !mutations.is_empty() {
+            self.store
+                .apply(mutations)
+                .await
+                .map_err(|error| match error {
+                    mayfly_store::StoreError::AlreadyExists { .. } => AwsError::new(
+                        "ConcurrentModification",
+                        409,
+                        "The entity was created concurrently; retry the request.",
+                    ),
+                    mayfly_store::StoreError::NotFound { .. } => AwsError::new(
+                        "ConcurrentModification",
+                        409,
+                        "The entity was changed concurrently; retry the request.",
+                    ),
+                    other => {
+                        tracing::error!(error = %other, "store write failed");
+                        AwsError::service_failure()
+                    }
+                })?;
+            self.reload().await.map_err(internal)?;
+        }
+        Ok(value)
+    }
+
+    /// The clock every action reads.
+    pub fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+
+    /// Answer the query-protocol request for a body over the size cap.
+    pub fn body_too_large(&self, limit: usize) -> ApiResponse {
+        let request_id = self.request_id();
+        let error = AwsError::new(
+            "RequestEntityTooLarge",
+            413,
+            format!("request body exceeds the {limit}-byte limit"),
+        );
+        ApiResponse {
+            status: error.status,
+            body: mayfly_wire::error_xml(Service::Sts.namespace(), &error, &request_id),
+            request_id,
+        }
+    }
+
+    /// Serve one query-protocol (STS or IAM) request.
+    pub async fn handle(&self, request: ApiRequest<'_>) -> ApiResponse {
+        let now = self.clock.now();
+        let request_id = self.request_id();
+        let view = self.view.load_full();
+        let mut ctx = ActionContext {
+            core: self,
+            view,
+            caller: None,
+            request: &request,
+            now,
+            request_id: &request_id,
+            issued_access_key_id: None,
+        };
+        let mut service = Service::Sts;
+        let mut action_name = String::new();
+        let mut audit_parameters = Vec::new();
+        let result = self
+            .dispatch(
+                &mut ctx,
+                &mut service,
+                &mut action_name,
+                &mut audit_parameters,
+            )
+            .await;
+        let (status, body, outcome) = match result {
+            Ok(body) => (200, body, AuditOutcome::Success),
+            Err(error) => {
+                if error.status >= 500 {
+                    tracing::error!(code = %error.code, message = %error.message, %request_id, "request failed");
+                } else {
+                    tracing::debug!(code = %error.code, message = %error.message, %request_id, "request refused");
+                }
+                let body = mayfly_wire::error_xml(service.namespace(), &error, &request_id);
+                let code = error.code.to_string();
+                (error.status, body, AuditOutcome::Error { code })
+            }
+        };
+        self.audit.record(AuditEvent {
+            time: now,
+            request_id: request_id.clone(),
+            service: service.name(),
+            action: action_name,
+            caller: ctx.caller.as_ref().map(|c| AuditCaller {
+                arn: c.arn.clone(),
+                account_id: c.account_id.clone(),
+                access_key_id: c.access_key_id.clone(),
+            }),
+            source_ip: request.source_ip,
+            parameters: audit_parameters,
+            outcome,
+            issued_access_key_id: ctx.issued_access_key_id.take(),
+        });
+        ApiResponse {
+            status,
+            body,
+            request_id,
+        }
+    }
+
+    async fn dispatch(
+        &self,
+        ctx: &mut ActionContext<'_>,
+        service: &mut Service,
+        action_name: &mut String,
+        audit_parameters: &mut Vec<(String, String)>,
+    ) -> ActionResult {
+        let request = ctx.request;
+        if request.path != "/" {
+            return Err(AwsError::new(
+                "InvalidAction",
+                404,
+                format!("no API is served at path `{}`", truncate(request.path, 128)),
+            ));
+        }
+        if !matches!(request.method, "POST" | "GET") {
+            return Err(AwsError::new(
+                "InvalidAction",
+                405,
+                format!(
+                    "method `{}` is not supported; use POST or GET",
+                    truncate(request.method, 16)
+                ),
+            ));
+        }
+        let mut params = QueryParams::parse(request.body, request.query)?;
+        *audit_parameters = params.audit_pairs(audit::is_secret_parameter);
+        let action = params.action().map(str::to_owned);
+        let version = params.version().map(str::to_owned);
+        if let Some(action) = &action {
+            action_name.clone_from(action);
+        }
+
+        // Errors before authentication still answer in the namespace the
+        // client asked for.
+        if version.as_deref() == Some(mayfly_wire::IAM_VERSION) {
+            *service = Service::Iam;
+        }
+        // Unsigned federation actions are told apart by Action alone (sts-api.md 2.1).
+        let unsigned = matches!(
+            action.as_deref(),
+            Some("AssumeRoleWithWebIdentity" | "AssumeRoleWithSAML")
+        );
+        if !unsigned {
+            let (caller, signed_service) = auth::authenticate(ctx).await?;
+            *service = signed_service;
+            ctx.caller = Some(caller);
+        }
+        let Some(action) = action else {
+            return Err(AwsError::new("MissingAction", 400, "Missing Action"));
+        };
+        match version.as_deref() {
+            None => {}
+            Some(v) if v == service.version() => {}
+            Some(v) => {
+                return Err(AwsError::new(
+                    "InvalidAction",
+                    400,
+                    format!(
+                        "Could not find operation {} for version {}",
+                        truncate(&action, 128),
+                        truncate(v, 32)
+                    ),
+                ));
+            }
+        }
+        match *service {
+            Service::Sts => sts::dispatch(ctx, &action, &mut params).await,
+            Service::Iam => iam::dispatch(ctx, &action, &mut params).await,
+        }
+    }
+
+    /// A request id in AWS's UUID shape.
+    fn request_id(&self) -> String {
+        let mut bytes = [0u8; 16];
+        if self.rng.fill(&mut bytes).is_err() {
+            // Fall back to a counter: ids must be unique, not secret.
+            let n = self.request_counter.fetch_add(1, Ordering::Relaxed);
+            bytes[..8].copy_from_slice(&n.to_be_bytes());
+        }
+        let hex = hex_lower(&bytes);
+        format!(
+            "{}-{}-{}-{}-{}",
+            &hex[0..8],
+            &hex[8..12],
+            &hex[12..16],
+            &hex[16..20],
+            &hex[20..32]
+        )
+    }
+}
+
+fn internal(error: AdminError) -> AwsError {
+    tracing::error!(%error, "configuration refresh failed");
+    AwsError::service_failure()
+}
+
+fn hex_lower(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
+}
+
+/// At most `max` characters of client input, for error messages.
+pub(crate) fn truncate(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => &text[..i],
+        None => text,
+    }
+}

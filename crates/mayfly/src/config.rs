@@ -1,0 +1,231 @@
+//! `mayfly serve` settings: flags and environment variables override the
+//! TOML config file (`--config`), which overrides the defaults of DESIGN.md's
+//! external contract.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use mayfly_token::SecretKey;
+use serde::Deserialize;
+
+/// The default data directory.
+pub const DEFAULT_DATA_DIR: &str = "./mayfly-data";
+/// The default API listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7400";
+/// The default account.
+pub const DEFAULT_ACCOUNT_ID: &str = "000000000000";
+/// The default request body cap (1 MiB).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Where the store is (admin commands).
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// The data directory (SQLite database and keys).
+    #[arg(long, env = "MAYFLY_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+    data_dir: PathBuf,
+}
+
+impl StoreArgs {
+    /// The data directory.
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir.clone()
+    }
+}
+
+/// `mayfly serve` flags. Every flag is optional so that an unset flag falls
+/// back to the config file, then to the default.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// TOML config file; its keys are the long flag names with `_` for `-`.
+    #[arg(long, env = "MAYFLY_CONFIG")]
+    config: Option<PathBuf>,
+    /// The data directory [default: ./mayfly-data].
+    #[arg(long, env = "MAYFLY_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// API listen address: STS and IAM [default: 127.0.0.1:7400].
+    #[arg(long, env = "MAYFLY_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// PEM certificate chain for HTTPS on the API listener.
+    #[arg(long, env = "MAYFLY_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for HTTPS on the API listener.
+    #[arg(long, env = "MAYFLY_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Allow plain HTTP on a non-loopback address.
+    #[arg(long, env = "MAYFLY_INSECURE_HTTP")]
+    insecure_http: bool,
+    /// The default account id [default: 000000000000].
+    #[arg(long, env = "MAYFLY_ACCOUNT_ID")]
+    account_id: Option<String>,
+    /// Largest accepted request body in bytes [default: 1048576].
+    #[arg(long, env = "MAYFLY_MAX_BODY_BYTES")]
+    max_body_bytes: Option<usize>,
+    /// Regions accepted in signing scopes, comma-separated [default: any].
+    #[arg(long, env = "MAYFLY_REGIONS", value_delimiter = ',')]
+    regions: Option<Vec<String>>,
+    /// Log format: text or json [default: text].
+    #[arg(long, env = "MAYFLY_LOG_FORMAT")]
+    log_format: Option<String>,
+}
+
+/// The config file: the same settings as the flags; unknown keys are errors.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    data_dir: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    insecure_http: Option<bool>,
+    account_id: Option<String>,
+    max_body_bytes: Option<usize>,
+    regions: Option<Vec<String>>,
+    log_format: Option<String>,
+}
+
+/// The root key from `MAYFLY_ROOT_ACCESS_KEY_ID` / `MAYFLY_ROOT_SECRET_ACCESS_KEY`.
+#[derive(Debug, Default)]
+pub struct RootKeyEnv {
+    pair: Option<(String, SecretKey)>,
+    given: bool,
+}
+
+impl RootKeyEnv {
+    /// Take the pair (once) for first-start initialization.
+    pub fn take_pair(&mut self) -> Option<(String, SecretKey)> {
+        self.pair.take()
+    }
+
+    /// Whether the environment named a root key.
+    pub fn was_given(&self) -> bool {
+        self.given
+    }
+}
+
+/// Resolved `mayfly serve` settings.
+#[derive(Debug)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub account_id: String,
+    pub max_body_bytes: usize,
+    pub regions: Option<Vec<String>>,
+    pub log_format: String,
+    pub root_key: RootKeyEnv,
+    /// `MAYFLY_TEST_CLOCK_OFFSET_SECONDS`: shifts the server clock, for
+    /// end-to-end expiry tests only.
+    pub clock_offset_seconds: i64,
+}
+
+impl ServeArgs {
+    /// Merge flags, environment, config file and defaults; refuse unsafe combinations.
+    pub fn resolve(self) -> Result<Settings> {
+        let file = match &self.config {
+            Some(path) => read_config(path)?,
+            None => ConfigFile::default(),
+        };
+        let listen = match self.listen.or(file.listen) {
+            Some(addr) => addr,
+            None => DEFAULT_LISTEN.parse().context("default listen address")?,
+        };
+        let tls_cert = self.tls_cert.or(file.tls_cert);
+        let tls_key = self.tls_key.or(file.tls_key);
+        if tls_cert.is_some() != tls_key.is_some() {
+            bail!("--tls-cert and --tls-key go together");
+        }
+        let insecure_http = self.insecure_http || file.insecure_http.unwrap_or(false);
+        if tls_cert.is_none() && !listen.ip().is_loopback() && !insecure_http {
+            bail!(
+                "refusing to serve plain HTTP on non-loopback address {listen}: credentials would cross the network in the clear; give --tls-cert and --tls-key, or --insecure-http to accept the risk"
+            );
+        }
+        let account_id = self
+            .account_id
+            .or(file.account_id)
+            .unwrap_or_else(|| DEFAULT_ACCOUNT_ID.to_owned());
+        if account_id.len() != 12 || !account_id.bytes().all(|b| b.is_ascii_digit()) {
+            bail!("account id `{account_id}` is not twelve decimal digits");
+        }
+        let log_format = self
+            .log_format
+            .or(file.log_format)
+            .unwrap_or_else(|| "text".to_owned());
+        if !matches!(log_format.as_str(), "text" | "json") {
+            bail!("log format `{log_format}` is neither text nor json");
+        }
+        let root_key = root_key_from_env()?;
+        let clock_offset_seconds = match std::env::var("MAYFLY_TEST_CLOCK_OFFSET_SECONDS") {
+            Ok(text) => text
+                .parse()
+                .context("MAYFLY_TEST_CLOCK_OFFSET_SECONDS is not a whole number")?,
+            Err(_) => 0,
+        };
+        Ok(Settings {
+            data_dir: self
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            listen,
+            tls_cert,
+            tls_key,
+            account_id,
+            max_body_bytes: self
+                .max_body_bytes
+                .or(file.max_body_bytes)
+                .unwrap_or(DEFAULT_MAX_BODY_BYTES),
+            regions: self.regions.or(file.regions),
+            log_format,
+            root_key,
+            clock_offset_seconds,
+        })
+    }
+}
+
+fn read_config(path: &Path) -> Result<ConfigFile> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("config file {}", path.display()))
+}
+
+fn root_key_from_env() -> Result<RootKeyEnv> {
+    let id = std::env::var("MAYFLY_ROOT_ACCESS_KEY_ID").ok();
+    let secret = std::env::var("MAYFLY_ROOT_SECRET_ACCESS_KEY").ok();
+    match (id, secret) {
+        (Some(id), Some(secret)) => Ok(RootKeyEnv {
+            pair: Some((id, SecretKey::new(secret))),
+            given: true,
+        }),
+        (None, None) => Ok(RootKeyEnv::default()),
+        _ => bail!(
+            "MAYFLY_ROOT_ACCESS_KEY_ID and MAYFLY_ROOT_SECRET_ACCESS_KEY must be set together"
+        ),
+    }
+}
+
+/// Unix seconds as `YYYY-MM-DDThh:mm:ssZ`.
+pub fn format_unix(seconds: u64) -> String {
+    mayfly_wire::iso8601(std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_file_rejects_unknown_keys() {
+        let error = toml::from_str::<ConfigFile>("listen = \"127.0.0.1:1\"\nlisten_port = 3\n");
+        assert!(error.is_err());
+    }
+
+    #[test]
+    fn config_file_reads_known_keys() {
+        let file: ConfigFile =
+            toml::from_str("listen = \"127.0.0.1:7500\"\naccount_id = \"111111111111\"\n").unwrap();
+        assert_eq!(file.listen, Some("127.0.0.1:7500".parse().unwrap()));
+        assert_eq!(file.account_id.as_deref(), Some("111111111111"));
+    }
+}

@@ -1,0 +1,274 @@
+//! `mayfly`: the server (`mayfly serve`) and its admin commands.
+
+mod config;
+mod data_dir;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+use crate::config::ServeArgs;
+
+/// A self-hosted Security Token Service that speaks AWS's wire protocols.
+#[derive(Debug, Parser)]
+#[command(name = "mayfly", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server: STS and IAM on the API listener.
+    Serve(Box<ServeArgs>),
+    /// Manage accounts.
+    Account {
+        #[command(subcommand)]
+        command: AccountCommand,
+    },
+    /// Manage the session-token key ring.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AccountCommand {
+    /// Create an account with its own root key, printed once to stdout in
+    /// aws credentials-file form.
+    Create {
+        /// The twelve-digit account id.
+        #[arg(long)]
+        id: String,
+        #[command(flatten)]
+        store: config::StoreArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Make a new key active; the previous key keeps opening its tokens
+    /// until they expire.
+    Rotate {
+        #[command(flatten)]
+        store: config::StoreArgs,
+    },
+    /// List the ring's keys (never their material).
+    List {
+        #[command(flatten)]
+        store: config::StoreArgs,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("mayfly: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run(cli));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("mayfly: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve(*args).await,
+        Command::Account {
+            command: AccountCommand::Create { id, store },
+        } => {
+            init_logging("text", "warn");
+            let opened = data_dir::open_existing(&store.data_dir()).await?;
+            let now = unix_now();
+            let credentials = mayfly_core::admin::create_account(
+                opened.store.as_ref(),
+                &opened.master_key,
+                &id,
+                now,
+            )
+            .await?;
+            print!(
+                "{}",
+                credentials.to_credentials_file(&credentials.account_id)
+            );
+            Ok(())
+        }
+        Command::Keys {
+            command: KeysCommand::Rotate { store },
+        } => {
+            init_logging("text", "warn");
+            let opened = data_dir::open_existing(&store.data_dir()).await?;
+            let id = mayfly_core::admin::rotate_keys(
+                opened.store.as_ref(),
+                &opened.master_key,
+                unix_now(),
+            )
+            .await?;
+            println!("key {id} is now active");
+            Ok(())
+        }
+        Command::Keys {
+            command: KeysCommand::List { store },
+        } => {
+            init_logging("text", "warn");
+            let opened = data_dir::open_existing(&store.data_dir()).await?;
+            let keys = mayfly_core::admin::list_keys(opened.store.as_ref()).await?;
+            println!("{:<6} {:<8} {:<22} retired", "id", "state", "created");
+            for key in keys {
+                let state = if key.active {
+                    "active"
+                } else if key.retired_at.is_some() {
+                    "retired"
+                } else {
+                    "standby"
+                };
+                println!(
+                    "{:<6} {:<8} {:<22} {}",
+                    key.key_id,
+                    state,
+                    config::format_unix(key.created_at),
+                    key.retired_at
+                        .map_or_else(|| "-".to_owned(), config::format_unix)
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    let started = std::time::Instant::now();
+    let mut settings = args.resolve()?;
+    init_logging(&settings.log_format, "info");
+    let opened = data_dir::open_or_create(&settings.data_dir).await?;
+    let clock: Arc<dyn mayfly_core::Clock> = Arc::new(mayfly_core::SystemClock::with_offset(
+        settings.clock_offset_seconds,
+    ));
+    if settings.clock_offset_seconds != 0 {
+        tracing::warn!(
+            offset_seconds = settings.clock_offset_seconds,
+            "test clock offset in effect"
+        );
+    }
+    let generated = mayfly_core::admin::initialize(
+        opened.store.as_ref(),
+        &opened.master_key,
+        clock.unix_now(),
+        &settings.account_id,
+        settings.root_key.take_pair(),
+    )
+    .await?;
+    if let Some(credentials) = generated {
+        if settings.root_key.was_given() {
+            tracing::info!(account = %credentials.account_id, access_key_id = %credentials.access_key_id, "root key taken from the environment");
+        } else {
+            let path = data_dir::write_root_credentials(&settings.data_dir, &credentials)?;
+            tracing::info!(path = %path.display(), access_key_id = %credentials.access_key_id, "generated the root key; credentials written (profile mayfly-root)");
+        }
+    }
+    let core = Arc::new(
+        mayfly_core::Core::new(
+            Arc::clone(&opened.store),
+            opened.master_key,
+            clock,
+            Arc::new(mayfly_core::audit::TracingAuditSink),
+            mayfly_core::CoreConfig {
+                regions: settings.regions.clone(),
+                ..mayfly_core::CoreConfig::default()
+            },
+        )
+        .await?,
+    );
+    let refresher = core.spawn_refresher(std::time::Duration::from_millis(250));
+
+    let tls = match (&settings.tls_cert, &settings.tls_key) {
+        (Some(cert), Some(key)) => Some(mayfly_server::load_tls_config(cert, key)?),
+        _ => None,
+    };
+    let listener = mayfly_server::Listener::bind(
+        settings.listen,
+        tls,
+        mayfly_server::ListenerConfig {
+            max_body_bytes: settings.max_body_bytes,
+            ..mayfly_server::ListenerConfig::default()
+        },
+    )
+    .await?;
+    let addr = listener.local_addr().context("reading the bound address")?;
+    let scheme = if listener.is_tls() { "https" } else { "http" };
+    tracing::info!(
+        api = %format!("{scheme}://{addr}"),
+        data_dir = %settings.data_dir.display(),
+        startup_ms = started.elapsed().as_millis(),
+        "mayfly is ready"
+    );
+    // One machine-readable line for scripts and tests that listen on port 0.
+    println!("mayfly listening api={scheme}://{addr}");
+
+    mayfly_server::serve(
+        listener,
+        Arc::new(mayfly_server::ApiFrontEnd::new(core)),
+        shutdown_signal(),
+    )
+    .await?;
+    refresher.abort();
+    tracing::info!("mayfly stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+fn init_logging(format: &str, default_level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MAYFLY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

@@ -1,0 +1,100 @@
+//! The API listener's front end: `GET /healthz`, everything else to the
+//! query-protocol core.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, StatusCode};
+use http_body_util::Full;
+use mayfly_core::{ApiRequest, ApiResponse, Core};
+
+use crate::listener::{Connection, RequestHandler};
+
+/// Serves STS and IAM (and `GET /healthz`) from one [`Core`].
+#[derive(Debug)]
+pub struct ApiFrontEnd {
+    core: Arc<Core>,
+}
+
+impl ApiFrontEnd {
+    /// A front end over `core`.
+    pub fn new(core: Arc<Core>) -> Self {
+        Self { core }
+    }
+}
+
+impl RequestHandler for ApiFrontEnd {
+    async fn handle(
+        &self,
+        request: Request<Bytes>,
+        connection: Connection,
+    ) -> Response<Full<Bytes>> {
+        let (parts, body) = request.into_parts();
+        if parts.uri.path() == "/healthz" && parts.method == http::Method::GET {
+            return plain(StatusCode::OK, "ok");
+        }
+        let headers: Vec<(&str, &[u8])> = parts
+            .headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_bytes()))
+            .collect();
+        let api_request = ApiRequest {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: parts.uri.query().unwrap_or(""),
+            headers: &headers,
+            body: &body,
+            source_ip: connection.peer.ip(),
+            secure_transport: connection.secure,
+        };
+        xml(self.core.handle(api_request).await)
+    }
+
+    fn body_too_large(&self, limit: usize) -> Response<Full<Bytes>> {
+        xml(self.core.body_too_large(limit))
+    }
+}
+
+fn xml(api: ApiResponse) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(api.body)));
+    *response.status_mut() =
+        StatusCode::from_u16(api.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/xml"),
+    );
+    if let Ok(id) = HeaderValue::from_str(&api.request_id) {
+        headers.insert("x-amzn-requestid", id);
+    }
+    response
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain"),
+    );
+    response
+}
+
+/// The benchmark baseline: answers every request with a constant 200 over
+/// the same listener stack (docs/PERFORMANCE.md).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ConstantOk;
+
+impl RequestHandler for ConstantOk {
+    async fn handle(
+        &self,
+        _request: Request<Bytes>,
+        _connection: Connection,
+    ) -> Response<Full<Bytes>> {
+        plain(StatusCode::OK, "ok")
+    }
+
+    fn body_too_large(&self, _limit: usize) -> Response<Full<Bytes>> {
+        plain(StatusCode::PAYLOAD_TOO_LARGE, "too large")
+    }
+}

@@ -1,0 +1,15 @@
+//! Mayfly's network shell: listeners (plain HTTP and TLS), the request body
+//! cap, `GET /healthz`, graceful shutdown, and the hand-off of every other
+//! request to [`mayfly_core::Core`].
+//!
+//! Nothing here decides security; it moves bytes between sockets and the
+//! core and keeps the connection-level facts (peer address, whether TLS was
+//! used) that the request context needs.
+
+mod api;
+mod listener;
+mod tls;
+
+pub use api::{ApiFrontEnd, ConstantOk};
+pub use listener::{Connection, Listener, ListenerConfig, RequestHandler, ServeError, serve};
+pub use tls::{TlsError, load_tls_config};

@@ -1,0 +1,67 @@
+//! TLS server configuration from PEM files (`--tls-cert`, `--tls-key`).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::ServerConfig;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+/// Why a TLS certificate or key could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// The certificate file could not be read or held no PEM certificate.
+    #[error("cannot read certificate chain from `{path}`: {reason}")]
+    Certificate {
+        /// The file named by `--tls-cert`.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The key file could not be read or held no PEM private key.
+    #[error("cannot read private key from `{path}`: {reason}")]
+    PrivateKey {
+        /// The file named by `--tls-key`.
+        path: PathBuf,
+        /// What went wrong (never the key itself).
+        reason: String,
+    },
+    /// rustls refused the pair (for example, the key does not match).
+    #[error("invalid certificate/key pair: {0}")]
+    Config(String),
+}
+
+/// Build a rustls server configuration (TLS 1.2 and 1.3, aws-lc-rs) from a
+/// PEM certificate chain and a PEM private key (PKCS#8, PKCS#1 or SEC1).
+pub fn load_tls_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsError> {
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| TlsError::Certificate {
+            path: cert.to_owned(),
+            reason: e.to_string(),
+        })?
+        .collect::<Result<_, _>>()
+        .map_err(|e| TlsError::Certificate {
+            path: cert.to_owned(),
+            reason: e.to_string(),
+        })?;
+    if chain.is_empty() {
+        return Err(TlsError::Certificate {
+            path: cert.to_owned(),
+            reason: "no PEM certificate found".into(),
+        });
+    }
+    // The error type's Display never contains key material.
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| TlsError::PrivateKey {
+        path: key.to_owned(),
+        reason: e.to_string(),
+    })?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError::Config(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|e| TlsError::Config(e.to_string()))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
