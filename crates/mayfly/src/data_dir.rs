@@ -42,7 +42,12 @@ pub async fn open_or_create(dir: &Path) -> Result<Opened> {
             }
         }
     };
-    let store = SqliteStore::open(&dir.join(DATABASE))
+    let database = dir.join(DATABASE);
+    if !database.exists() {
+        // Sealed secrets live in it: owner-only from the first byte.
+        write_private(&database, b"")?;
+    }
+    let store = SqliteStore::open(&database)
         .await
         .with_context(|| format!("opening the database in {}", dir.display()))?;
     Ok(Opened {
