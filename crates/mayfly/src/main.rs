@@ -11,6 +11,11 @@ use clap::{Parser, Subcommand};
 
 use crate::config::ServeArgs;
 
+// The request path allocates many small, short-lived strings; glibc malloc
+// was a fifth of AssumeRole's CPU time (docs/PERFORMANCE.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A self-hosted Security Token Service that speaks AWS's wire protocols.
 #[derive(Debug, Parser)]
 #[command(name = "mayfly", version, about)]
@@ -259,6 +264,7 @@ fn init_logging(format: &str, default_level: &str) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     if format == "json" {
         builder.json().init();
