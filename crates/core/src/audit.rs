@@ -60,6 +60,12 @@ pub enum AuditOutcome {
 pub trait AuditSink: Send + Sync + std::fmt::Debug {
     /// Record one event.
     fn record(&self, event: AuditEvent);
+
+    /// Whether events are wanted at all; when not, the core does not build
+    /// them (the tracing sink with `audit` filtered out of the log).
+    fn enabled(&self) -> bool {
+        true
+    }
 }
 
 /// Writes each event as one structured `tracing` record with target `audit`.
@@ -67,6 +73,10 @@ pub trait AuditSink: Send + Sync + std::fmt::Debug {
 pub struct TracingAuditSink;
 
 impl AuditSink for TracingAuditSink {
+    fn enabled(&self) -> bool {
+        tracing::enabled!(target: "audit", tracing::Level::INFO)
+    }
+
     fn record(&self, event: AuditEvent) {
         let outcome = match &event.outcome {
             AuditOutcome::Success => "success",

@@ -217,43 +217,27 @@ fn principal_info(caller: &Caller) -> PrincipalInfo {
     }
 }
 
-/// A request context whose keys are also remembered in order, for the
-/// decoded authorization message.
+/// The request context under construction (a thin wrapper so that every
+/// key goes through one place).
 pub(crate) struct ContextBuilder {
     context: RequestContext,
-    keys: Vec<(String, Vec<String>)>,
 }
 
 impl ContextBuilder {
     fn new(principal: PrincipalInfo, action: &str, resource: &str) -> Self {
         Self {
             context: RequestContext::new(principal, action, resource),
-            keys: Vec::new(),
         }
     }
 
     /// Set a single-valued key.
     pub fn set(&mut self, key: &str, value: impl Into<String>) {
-        let value = value.into();
-        self.context.set(key, value.clone());
-        self.remember(key, vec![value]);
+        self.context.set(key, value);
     }
 
     /// Set a multi-valued key.
     pub fn set_multi(&mut self, key: &str, values: Vec<String>) {
-        self.context.set_multi(key, values.clone());
-        self.remember(key, values);
-    }
-
-    fn remember(&mut self, key: &str, values: Vec<String>) {
-        match self
-            .keys
-            .iter_mut()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-        {
-            Some(entry) => entry.1 = values,
-            None => self.keys.push((key.to_owned(), values)),
-        }
+        self.context.set_multi(key, values);
     }
 }
 
@@ -530,7 +514,7 @@ fn access_denied(
             "action": action,
             "resource": resource,
             "conditions": {
-                "items": rc.keys.iter().map(|(k, v)| serde_json::json!({
+                "items": sorted_keys(rc).into_iter().map(|(k, v)| serde_json::json!({
                     "key": k,
                     "values": { "items": v.iter().map(|value| serde_json::json!({"value": value})).collect::<Vec<_>>() }
                 })).collect::<Vec<_>>()
@@ -548,10 +532,17 @@ fn access_denied(
         .seal_message(&explanation.to_string(), expires, &ctx.core.rng)
     {
         Ok(sealed) => {
-            message.push_str(" Encoded authorization failure message: ");
+            message.push_str(". Encoded authorization failure message: ");
             message.push_str(&sealed);
         }
         Err(error) => tracing::debug!(%error, "authorization message not sealed"),
     }
     AwsError::access_denied(message)
+}
+
+/// The context keys in name order, for a stable decoded message.
+fn sorted_keys(rc: &ContextBuilder) -> Vec<(&str, &[String])> {
+    let mut keys: Vec<_> = rc.context.keys().collect();
+    keys.sort_unstable_by_key(|(k, _)| *k);
+    keys
 }

@@ -141,6 +141,7 @@ pub struct Core {
     audit: Arc<dyn AuditSink>,
     config: CoreConfig,
     request_counter: AtomicU64,
+    request_id_prefix: [u32; 2],
     /// Serializes read-modify-write changes made through this node.
     write_lock: tokio::sync::Mutex<()>,
 }
@@ -155,16 +156,25 @@ impl Core {
         config: CoreConfig,
     ) -> Result<Self, AdminError> {
         let view = View::load(store.as_ref(), &master_key).await?;
+        let rng = SystemRandom::new();
+        let mut prefix = [0u8; 8];
+        rng.fill(&mut prefix)
+            .map_err(|_| AdminError::Token(mayfly_token::TokenError::Rng))?;
+        let request_id_prefix = [
+            u32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]),
+            u32::from_be_bytes([prefix[4], prefix[5], prefix[6], prefix[7]]),
+        ];
         Ok(Self {
             store,
             master_key,
             view: ArcSwap::from_pointee(view),
             clock,
-            rng: SystemRandom::new(),
+            rng,
             signing_keys: SigningKeyCache::new(10_000),
             audit,
             config,
             request_counter: AtomicU64::new(0),
+            request_id_prefix,
             write_lock: tokio::sync::Mutex::new(()),
         })
     }
@@ -297,21 +307,23 @@ impl Core {
                 (error.status, body, AuditOutcome::Error { code })
             }
         };
-        self.audit.record(AuditEvent {
-            time: now,
-            request_id: request_id.clone(),
-            service: service.name(),
-            action: action_name,
-            caller: ctx.caller.as_ref().map(|c| AuditCaller {
-                arn: c.arn.clone(),
-                account_id: c.account_id.clone(),
-                access_key_id: c.access_key_id.clone(),
-            }),
-            source_ip: request.source_ip,
-            parameters: audit_parameters,
-            outcome,
-            issued_access_key_id: ctx.issued_access_key_id.take(),
-        });
+        if self.audit.enabled() {
+            self.audit.record(AuditEvent {
+                time: now,
+                request_id: request_id.clone(),
+                service: service.name(),
+                action: action_name,
+                caller: ctx.caller.as_ref().map(|c| AuditCaller {
+                    arn: c.arn.clone(),
+                    account_id: c.account_id.clone(),
+                    access_key_id: c.access_key_id.clone(),
+                }),
+                source_ip: request.source_ip,
+                parameters: audit_parameters,
+                outcome,
+                issued_access_key_id: ctx.issued_access_key_id.take(),
+            });
+        }
         ApiResponse {
             status,
             body,
@@ -345,7 +357,9 @@ impl Core {
             ));
         }
         let mut params = QueryParams::parse(request.body, request.query)?;
-        *audit_parameters = params.audit_pairs(audit::is_secret_parameter);
+        if self.audit.enabled() {
+            *audit_parameters = params.audit_pairs(audit::is_secret_parameter);
+        }
         let action = params.action().map(str::to_owned);
         let version = params.version().map(str::to_owned);
         if let Some(action) = &action {
@@ -391,22 +405,18 @@ impl Core {
         }
     }
 
-    /// A request id in AWS's UUID shape.
+    /// A request id in AWS's UUID shape: a random per-process prefix and a
+    /// counter, so ids are unique without a random draw per request.
     fn request_id(&self) -> String {
-        let mut bytes = [0u8; 16];
-        if self.rng.fill(&mut bytes).is_err() {
-            // Fall back to a counter: ids must be unique, not secret.
-            let n = self.request_counter.fetch_add(1, Ordering::Relaxed);
-            bytes[..8].copy_from_slice(&n.to_be_bytes());
-        }
-        let hex = hex_lower(&bytes);
+        let n = self.request_counter.fetch_add(1, Ordering::Relaxed);
+        let p = &self.request_id_prefix;
         format!(
-            "{}-{}-{}-{}-{}",
-            &hex[0..8],
-            &hex[8..12],
-            &hex[12..16],
-            &hex[16..20],
-            &hex[20..32]
+            "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+            p[0],
+            p[1] & 0xffff,
+            (n >> 48) & 0xffff,
+            (n >> 32) & 0xffff,
+            n & 0xffff_ffff_ffff
         )
     }
 }
@@ -414,16 +424,6 @@ impl Core {
 fn internal(error: AdminError) -> AwsError {
     tracing::error!(%error, "configuration refresh failed");
     AwsError::service_failure()
-}
-
-fn hex_lower(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    out
 }
 
 /// At most `max` characters of client input, for error messages.

@@ -272,6 +272,14 @@ impl RequestContext {
         }
     }
 
+    /// Every key (lowercased) with its values, in no particular order: for
+    /// explanations such as a decoded authorization message.
+    pub fn keys(&self) -> impl Iterator<Item = (&str, &[String])> {
+        self.keys
+            .iter()
+            .map(|(k, (v, _))| (k.as_str(), v.as_slice()))
+    }
+
     /// The caller.
     pub fn principal(&self) -> &PrincipalInfo {
         &self.principal

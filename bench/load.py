@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""Load test for docs/PERFORMANCE.md: Mayfly (release build) against the
+constant-200 baseline on the same listener stack, in one run.
+
+    cargo build --release -p mayfly -p mayfly-server --bins --examples
+    python3 bench/load.py [--duration 10] [--connections 32]
+
+Needs wrk (Debian package) and botocore (pip) to sign the requests in
+advance; each signed request is replayed as is (valid for 15 minutes).
+Everything runs on loopback.
+"""
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+ROOT_ID = "AKIAMAYFLYBENCHROOT1"
+ROOT_SECRET = "mayfly-bench-root-secret-0123456789abcde"
+MASTER_KEY = "02" * 32
+
+
+def target_dir():
+    return os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/mayfly-target"))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(url, timeout=10.0):
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        try:
+            with urllib.request.urlopen(url, timeout=0.5) as r:
+                if r.status == 200:
+                    return time.monotonic() - start
+        except OSError:
+            time.sleep(0.002)
+    raise RuntimeError(f"{url} not ready")
+
+
+def signed(endpoint, service, body, key_id, secret, token=None):
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(
+        method="POST",
+        url=endpoint + "/",
+        data=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
+    )
+    SigV4Auth(Credentials(key_id, secret, token), service, "us-east-1").add_auth(request)
+    return dict(request.headers), body
+
+
+def call(endpoint, service, body, key_id, secret, token=None):
+    headers, body = signed(endpoint, service, body, key_id, secret, token)
+    req = urllib.request.Request(endpoint + "/", data=body.encode(), headers=headers, method="POST")
+    with urllib.request.urlopen(req) as r:
+        return r.read().decode()
+
+
+def between(text, start, end):
+    i = text.index(start) + len(start)
+    return text[i : text.index(end, i)]
+
+
+def wrk_script(path, headers, body):
+    lines = ['wrk.method = "POST"', f"wrk.body = {json.dumps(body)}"]
+    for k, v in headers.items():
+        lines.append(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def run_wrk(url, script, duration, connections):
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency"]
+    if script:
+        cmd += ["-s", script]
+    out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
+    rps = float(between(out, "Requests/sec:", "\n").strip())
+    p99 = between(out, "99%", "\n").strip()
+    non2xx = "Non-2xx" in out
+    return rps, p99, non2xx, out
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--connections", type=int, default=32)
+    args = ap.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk not found: apt-get install wrk")
+    release = os.path.join(target_dir(), "release")
+    work = tempfile.mkdtemp(prefix="mayfly-bench-")
+    env = dict(os.environ, MAYFLY_ROOT_ACCESS_KEY_ID=ROOT_ID, MAYFLY_ROOT_SECRET_ACCESS_KEY=ROOT_SECRET,
+               MAYFLY_MASTER_KEY=MASTER_KEY, MAYFLY_LOG="warn")
+
+    # Start-up to ready: spawn to the first 200 from /healthz (median of 5, fresh data dir each).
+    startups = []
+    for i in range(5):
+        port = free_port()
+        t0 = time.monotonic()
+        p = subprocess.Popen([os.path.join(release, "mayfly"), "serve", "--data-dir", f"{work}/s{i}",
+                              "--listen", f"127.0.0.1:{port}"], env=env, stdout=subprocess.DEVNULL)
+        wait_ready(f"http://127.0.0.1:{port}/healthz")
+        startups.append((time.monotonic() - t0) * 1000)
+        p.terminate()
+        p.wait()
+    startups.sort()
+
+    base_port, api_port = free_port(), free_port()
+    base = subprocess.Popen([os.path.join(release, "examples", "constant_ok"), f"127.0.0.1:{base_port}"],
+                            stdout=subprocess.DEVNULL)
+    api = subprocess.Popen([os.path.join(release, "mayfly"), "serve", "--data-dir", f"{work}/data",
+                            "--listen", f"127.0.0.1:{api_port}"], env=env, stdout=subprocess.DEVNULL)
+    try:
+        wait_ready(f"http://127.0.0.1:{base_port}/")
+        wait_ready(f"http://127.0.0.1:{api_port}/healthz")
+        ep = f"http://127.0.0.1:{api_port}"
+        iam = "Version=2010-05-08&Action="
+        call(ep, "iam", iam + "CreateUser&UserName=bench", ROOT_ID, ROOT_SECRET)
+        created = call(ep, "iam", iam + "CreateAccessKey&UserName=bench", ROOT_ID, ROOT_SECRET)
+        uid, usecret = between(created, "<AccessKeyId>", "<"), between(created, "<SecretAccessKey>", "<")
+        trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {
+            "AWS": "arn:aws:iam::000000000000:user/bench"}, "Action": "sts:AssumeRole"}]})
+        from urllib.parse import quote
+        call(ep, "iam", iam + "CreateRole&RoleName=bench&AssumeRolePolicyDocument=" + quote(trust, safe=""),
+             ROOT_ID, ROOT_SECRET)
+        gci = signed(ep, "sts", "Action=GetCallerIdentity&Version=2011-06-15", uid, usecret)
+        assume = signed(ep, "sts", "Action=AssumeRole&Version=2011-06-15&RoleSessionName=bench&"
+                        "RoleArn=arn%3Aaws%3Aiam%3A%3A000000000000%3Arole%2Fbench", uid, usecret)
+        wrk_script(f"{work}/gci.lua", *gci)
+        wrk_script(f"{work}/assume.lua", *assume)
+
+        peak = [0]
+        stop = threading.Event()
+
+        def sample():
+            while not stop.is_set():
+                peak[0] = max(peak[0], rss_kib(api.pid))
+                time.sleep(0.05)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        results = {}
+        results["constant 200 (baseline)"] = run_wrk(f"http://127.0.0.1:{base_port}/", None, args.duration, args.connections)
+        results["GetCallerIdentity"] = run_wrk(ep + "/", f"{work}/gci.lua", args.duration, args.connections)
+        results["AssumeRole"] = run_wrk(ep + "/", f"{work}/assume.lua", args.duration, args.connections)
+        stop.set()
+        sampler.join()
+    finally:
+        base.terminate()
+        api.terminate()
+        base.wait()
+        api.wait()
+
+    baseline = results["constant 200 (baseline)"][0]
+    print(f"wrk -t1 -c{args.connections} -d{args.duration}s, loopback, release build, {os.cpu_count()} cores\n")
+    print("| target | requests/s | share of baseline | p99 latency |")
+    print("|---|---|---|---|")
+    for name, (rps, p99, non2xx, _) in results.items():
+        flag = " (non-2xx seen!)" if non2xx else ""
+        print(f"| {name} | {rps:,.0f} | {rps / baseline:.0%} | {p99}{flag} |")
+    print(f"\npeak resident memory of mayfly serve during the run: {peak[0] / 1024:.1f} MiB")
+    print(f"start-up to ready (spawn to first /healthz 200), median of 5: {startups[2]:.0f} ms "
+          f"(min {startups[0]:.0f}, max {startups[4]:.0f})")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
