@@ -141,7 +141,7 @@ pub struct Core {
     audit: Arc<dyn AuditSink>,
     config: CoreConfig,
     request_counter: AtomicU64,
-    request_id_prefix: [u32; 2],
+    request_id_prefix: [u8; 8],
     /// Serializes read-modify-write changes made through this node.
     write_lock: tokio::sync::Mutex<()>,
 }
@@ -160,10 +160,7 @@ impl Core {
         let mut prefix = [0u8; 8];
         rng.fill(&mut prefix)
             .map_err(|_| AdminError::Token(mayfly_token::TokenError::Rng))?;
-        let request_id_prefix = [
-            u32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]),
-            u32::from_be_bytes([prefix[4], prefix[5], prefix[6], prefix[7]]),
-        ];
+        let request_id_prefix = prefix;
         Ok(Self {
             store,
             master_key,
@@ -408,16 +405,20 @@ impl Core {
     /// A request id in AWS's UUID shape: a random per-process prefix and a
     /// counter, so ids are unique without a random draw per request.
     fn request_id(&self) -> String {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
         let n = self.request_counter.fetch_add(1, Ordering::Relaxed);
-        let p = &self.request_id_prefix;
-        format!(
-            "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
-            p[0],
-            p[1] & 0xffff,
-            (n >> 48) & 0xffff,
-            (n >> 32) & 0xffff,
-            n & 0xffff_ffff_ffff
-        )
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&self.request_id_prefix);
+        bytes[8..].copy_from_slice(&n.to_be_bytes());
+        let mut out = String::with_capacity(36);
+        for (i, b) in bytes.iter().enumerate() {
+            if matches!(i, 4 | 6 | 8 | 10) {
+                out.push('-');
+            }
+            out.push(char::from(DIGITS[usize::from(b >> 4)]));
+            out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+        }
+        out
     }
 }
 

@@ -134,7 +134,12 @@ fn header_authentication(
         _ => parse_amz_date(date_text),
     }
     .ok_or_else(malformed_date)?;
-    let amz_date = format_amz_date(request_time);
+    // An `X-Amz-Date` that parsed is already in the basic format: sign with
+    // the text as sent (no re-formatting on every request).
+    let amz_date = match time_source {
+        TimeSource::DateHeader => format_amz_date(request_time),
+        _ => date_text.to_owned(),
+    };
     check_clock_skew(&amz_date, request_time, now)?;
     check_scope(&credential.terminator, &credential.scope, &amz_date, form)?;
 
@@ -213,7 +218,7 @@ fn presigned_authentication(
         value: date_text.clone().into_owned(),
         form,
     })?;
-    let amz_date = format_amz_date(request_time);
+    let amz_date = date_text.clone().into_owned();
     let expires_at = request_time
         .checked_add(Duration::from_secs(u64::from(expires)))
         .unwrap_or(request_time);
@@ -436,7 +441,7 @@ impl Authentication {
     /// The signature the client sent, lowercase hex. For aws-chunked uploads this is the seed of
     /// the chunk-signature chain (§10.3).
     pub fn seed_signature(&self) -> String {
-        hex::encode(self.signature)
+        crate::canonical::lower_hex(&self.signature)
     }
 
     /// The declared payload hash (`x-amz-content-sha256` header, or for presigned URLs the
@@ -520,7 +525,7 @@ impl Authentication {
         if let Some((_, body)) = body_check.filter(|(declared, body)| declared != body) {
             return Err(SigV4Error::ContentSha256Mismatch {
                 declared: hashed_payload,
-                computed: hex::encode(body),
+                computed: crate::canonical::lower_hex(&body),
             });
         }
         Ok(())
@@ -586,7 +591,7 @@ impl Authentication {
                 return Err(SigV4Error::MissingContentSha256);
             }
             (None, _, UriEncoding::Double) => match body_digest {
-                Some(digest) => return Ok((hex::encode(digest), None)),
+                Some(digest) => return Ok((crate::canonical::lower_hex(&digest), None)),
                 None => return Err(SigV4Error::MissingContentSha256),
             },
         };

@@ -13,7 +13,21 @@ pub const EMPTY_SHA256_HEX: &str =
 
 /// `lowercase_hex(SHA-256(data))`.
 pub fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(digest::digest(&digest::SHA256, data))
+    lower_hex(digest::digest(&digest::SHA256, data).as_ref())
+}
+
+/// Lowercase hex of `bytes`, by table: on every request (payload hash,
+/// canonical-request hash, signatures), where the `hex` crate's
+/// char-by-char iterator showed up in profiles.
+pub fn lower_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = Vec::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)]);
+        out.push(DIGITS[usize::from(b & 0x0f)]);
+    }
+    // INVARIANT: only ASCII hex digits were pushed.
+    String::from_utf8(out).unwrap_or_default()
 }
 
 pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {

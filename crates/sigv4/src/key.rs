@@ -31,7 +31,7 @@ impl SigningKey {
 
     /// `lowercase_hex(HMAC-SHA256(kSigning, message))`.
     pub fn sign_hex(&self, message: &[u8]) -> String {
-        hex::encode(self.sign(message))
+        crate::canonical::lower_hex(&self.sign(message))
     }
 
     /// Constant-time check that `provided` is the signature of `message` (§7).
@@ -215,7 +215,7 @@ mod tests {
         let scope = CredentialScope::new("20120215", "us-east-1", "iam").unwrap();
         let key = derive_signing_key("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", &scope);
         assert_eq!(
-            hex::encode(key.0),
+            crate::canonical::lower_hex(&key.0),
             "f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d"
         );
     }
@@ -226,7 +226,7 @@ mod tests {
         assert_eq!(format!("{key:?}"), "SigningKey(<redacted>)");
         let cache = SigningKeyCache::new(4);
         cache.get_or_derive("AKID", SECRET, &scope("us-east-1"));
-        assert!(!format!("{cache:?}").contains(&hex::encode(key.0)));
+        assert!(!format!("{cache:?}").contains(&crate::canonical::lower_hex(&key.0)));
     }
 
     #[test]

@@ -307,6 +307,14 @@ fn write_iso8601(buf: &mut String, t: SystemTime) {
 /// unparsable.
 fn escape_into(buf: &mut String, text: &str) {
     let bytes = text.as_bytes();
+    // Fast path: most values (ids, ARNs, tokens) need no escaping at all.
+    if !bytes
+        .iter()
+        .any(|&b| matches!(b, b'&' | b'<' | b'>' | b'"' | b'\'' | 0x00..=0x1F | 0xEF))
+    {
+        buf.push_str(text);
+        return;
+    }
     let mut copied = 0;
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
