@@ -17,7 +17,9 @@ use mayfly_token::{MasterKey, SecretKey};
 const KEY_ID: &str = "AKIAMAYFLYBENCHROOT1";
 const SECRET: &str = "mayfly-bench-root-secret-0123456789abcde";
 
-fn signed(body: &str) -> Result<Vec<(String, Vec<u8>)>, Box<dyn std::error::Error>> {
+type Headers = Vec<(String, Vec<u8>)>;
+
+fn signed(body: &str) -> Result<Headers, Box<dyn std::error::Error>> {
     let host = ("host", b"127.0.0.1:7400".as_slice());
     let ct = (
         "content-type",
@@ -44,7 +46,7 @@ fn signed(body: &str) -> Result<Vec<(String, Vec<u8>)>, Box<dyn std::error::Erro
         content_sha256_header: false,
     };
     let signature = mayfly_sigv4::sign_headers(&parts, &params)?;
-    let mut out: Vec<(String, Vec<u8>)> = headers
+    let mut out: Headers = headers
         .iter()
         .map(|(k, v)| ((*k).to_owned(), v.to_vec()))
         .collect();
