@@ -89,7 +89,7 @@ def run_wrk(url, script, duration, connections):
         cmd += ["-s", script]
     out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
     rps = float(between(out, "Requests/sec:", "\n").strip())
-    p99 = between(out, "99%", "\n").strip()
+    p99 = between(out, " 99%", "\n").strip()
     non2xx = "Non-2xx" in out
     return rps, p99, non2xx, out
 
