@@ -221,13 +221,14 @@ async fn serve(args: ServeArgs) -> Result<()> {
         startup_ms = started.elapsed().as_millis(),
         "mayfly is ready"
     );
+    let shutdown = shutdown_signal()?;
     // One machine-readable line for scripts and tests that listen on port 0.
     println!("mayfly listening api={scheme}://{addr}");
 
     mayfly_server::serve(
         listener,
         Arc::new(mayfly_server::ApiFrontEnd::new(core)),
-        shutdown_signal(),
+        shutdown,
     )
     .await?;
     refresher.abort();
@@ -235,28 +236,32 @@ async fn serve(args: ServeArgs) -> Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
+/// Install the SIGTERM/SIGINT handlers now (so a signal that arrives right
+/// after the ready line is not lost to the default action) and return the
+/// future that resolves on the first of them.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate =
+            signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+        let mut interrupt =
+            signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+        Ok(async move {
+            tokio::select! {
+                _ = terminate.recv() => {},
+                _ = interrupt.recv() => {},
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+            tracing::info!("shutting down");
+        })
     }
-    tracing::info!("shutting down");
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("shutting down");
+        })
+    }
 }
 
 fn init_logging(format: &str, default_level: &str) {
