@@ -5,7 +5,7 @@
 
 use aws_lc_rs::rand::SystemRandom;
 use mayfly_store::{
-    AccessKey, AccessKeyStatus, Account, Mutation, RingKey as StoredRingKey, Snapshot, Store,
+    AccessKey, AccessKeyStatus, Account, Mutation, RingKey as StoredRingKey, Role, Snapshot, Store,
     StoreError,
 };
 use mayfly_token::{KeyRing, MasterKey, SecretKey, TokenError};
@@ -37,6 +37,14 @@ pub enum AdminError {
     /// The account id is not twelve digits.
     #[error("account id `{0}` is not twelve decimal digits")]
     InvalidAccountId(String),
+    /// No role of that name in the account.
+    #[error("the role `{role}` does not exist in account `{account}`")]
+    NoSuchRole {
+        /// The account searched.
+        account: String,
+        /// The role name given.
+        role: String,
+    },
     /// The root key given through the environment is malformed.
     #[error("invalid root key: {0}")]
     InvalidRootKey(String),
@@ -254,6 +262,43 @@ pub async fn rotate_keys(
     )?)?);
     store.apply(mutations).await?;
     Ok(next_id)
+}
+
+/// The inline policy name AWS's "revoke active sessions" writes.
+pub const REVOKE_POLICY_NAME: &str = "AWSRevokeOlderSessions";
+
+/// `mayfly revoke-sessions --role NAME`: AWS's "revoke active sessions"
+/// (policy-evaluation.md 11) — an inline `AWSRevokeOlderSessions` policy
+/// denying everything to sessions whose `aws:TokenIssueTime` is before the
+/// cutoff. Tokens carry whole seconds, so the cutoff is the start of the
+/// next second: every session issued up to and including the revocation
+/// instant is refused, and sessions issued from the next second on work.
+/// Returns the cutoff (ISO 8601).
+pub async fn revoke_sessions(
+    store: &dyn Store,
+    account_id: &str,
+    role_name: &str,
+    now: std::time::SystemTime,
+) -> Result<String, AdminError> {
+    let snapshot = Snapshot::from_rows(0, store.load_all().await?);
+    let mut role: Role = snapshot
+        .role(account_id, role_name)
+        .cloned()
+        .ok_or_else(|| AdminError::NoSuchRole {
+            account: account_id.to_owned(),
+            role: role_name.to_owned(),
+        })?;
+    let next_second = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs().saturating_add(1));
+    let cutoff = mayfly_wire::iso8601(crate::clock::from_unix(next_second));
+    let document = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Deny","Action":["*"],"Resource":["*"],"Condition":{{"DateLessThan":{{"aws:TokenIssueTime":"{cutoff}"}}}}}}]}}"#
+    );
+    role.inline_policies
+        .insert(REVOKE_POLICY_NAME.to_owned(), document);
+    store.apply(vec![Mutation::update(&role)?]).await?;
+    Ok(cutoff)
 }
 
 /// `mayfly keys list`.

@@ -38,6 +38,19 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Revoke every active session of a role (AWS's "revoke active
+    /// sessions": an AWSRevokeOlderSessions inline deny on
+    /// aws:TokenIssueTime); sessions issued afterwards work.
+    RevokeSessions {
+        /// The role's name.
+        #[arg(long)]
+        role: String,
+        /// The role's account [default: 000000000000].
+        #[arg(long, default_value = config::DEFAULT_ACCOUNT_ID)]
+        account: String,
+        #[command(flatten)]
+        store: config::StoreArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -110,6 +123,23 @@ async fn run(cli: Cli) -> Result<()> {
                 "{}",
                 credentials.to_credentials_file(&credentials.account_id)
             );
+            Ok(())
+        }
+        Command::RevokeSessions {
+            role,
+            account,
+            store,
+        } => {
+            init_logging("text", "warn");
+            let opened = data_dir::open_existing(&store.data_dir()).await?;
+            let cutoff = mayfly_core::admin::revoke_sessions(
+                opened.store.as_ref(),
+                &account,
+                &role,
+                std::time::SystemTime::now(),
+            )
+            .await?;
+            println!("sessions of role {role} issued before {cutoff} are revoked");
             Ok(())
         }
         Command::Keys {
