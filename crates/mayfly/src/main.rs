@@ -2,6 +2,7 @@
 
 mod config;
 mod data_dir;
+mod simulate;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -51,6 +52,18 @@ enum Command {
         #[command(flatten)]
         store: config::StoreArgs,
     },
+    /// Work with policy documents offline.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PolicyCommand {
+    /// Evaluate policy files against actions and resources, as IAM
+    /// SimulateCustomPolicy does: one line per action and resource.
+    Simulate(simulate::SimulateArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -140,6 +153,14 @@ async fn run(cli: Cli) -> Result<()> {
             )
             .await?;
             println!("sessions of role {role} issued before {cutoff} are revoked");
+            Ok(())
+        }
+        Command::Policy {
+            command: PolicyCommand::Simulate(args),
+        } => {
+            for line in simulate::simulate(&args)? {
+                println!("{line}");
+            }
             Ok(())
         }
         Command::Keys {

@@ -10,6 +10,7 @@ mod access_keys;
 mod common;
 mod policies;
 mod roles;
+mod simulate;
 mod users;
 
 use mayfly_wire::{AwsError, QueryParams};
@@ -88,6 +89,8 @@ pub(crate) async fn dispatch(
         "TagPolicy" => policies::tag_policy(ctx, params).await,
         "UntagPolicy" => policies::untag_policy(ctx, params).await,
         "ListPolicyTags" => policies::list_policy_tags(ctx, params),
+        "SimulateCustomPolicy" => simulate::simulate_custom_policy(ctx, params),
+        "SimulatePrincipalPolicy" => simulate::simulate_principal_policy(ctx, params),
         other => Err(AwsError::invalid_action(
             crate::truncate(other, 128),
             mayfly_wire::IAM_VERSION,
