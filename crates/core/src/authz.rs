@@ -474,6 +474,15 @@ pub(crate) fn authorize_assume_role(
     if decision.is_allowed() {
         return Ok(role.clone());
     }
+    if decision.action == action {
+        // A role that does not trust the caller must read exactly like a
+        // missing one, or the message enumerates roles: no reason, no sealed
+        // explanation. The reason goes to the log for the operator.
+        tracing::debug!(role = %request.role_arn, reason = %decision.reason_phrase(), "AssumeRole refused");
+        return Err(denied());
+    }
+    // Trusted for AssumeRole but not for sts:TagSession/SetSourceIdentity:
+    // the caller may learn why.
     Err(access_denied(ctx, caller, request.role_arn, &decision, &rc))
 }
 
