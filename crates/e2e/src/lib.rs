@@ -172,6 +172,26 @@ impl Server {
         Credentials::new(ROOT_ACCESS_KEY_ID, ROOT_SECRET, None, None, "mayfly-root")
     }
 
+    /// Create IAM user `name` in the default account with an inline policy
+    /// (if any) and an access key; returns the key's credentials.
+    pub async fn user_with_key(&self, name: &str, policy: Option<&str>) -> Result<Credentials> {
+        let iam = self.iam(self.root());
+        iam.create_user().user_name(name).send().await?;
+        if let Some(policy) = policy {
+            iam.put_user_policy()
+                .user_name(name)
+                .policy_name("inline")
+                .policy_document(policy)
+                .send()
+                .await?;
+        }
+        let key = iam.create_access_key().user_name(name).send().await?;
+        let key = key
+            .access_key()
+            .context("CreateAccessKey returned no key")?;
+        Ok(key_credentials(key))
+    }
+
     /// Run an admin subcommand against this server's data directory.
     pub fn admin(&self, args: &[&str]) -> Result<std::process::Output> {
         admin(&self.data_dir, args)

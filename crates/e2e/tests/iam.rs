@@ -14,8 +14,8 @@ use aws_credential_types::Credentials;
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::types::{PermissionsBoundaryAttachmentType, StatusType, Tag};
 use mayfly_e2e::{
-    ACCOUNT, Server, allow, error_code, error_message, key_credentials, session_credentials,
-    signed_post, trust_policy,
+    ACCOUNT, Server, allow, error_code, error_message, session_credentials, signed_post,
+    trust_policy,
 };
 
 // ---- Fixtures ----
@@ -84,22 +84,6 @@ fn deny(action: &str, resource: &str) -> String {
     format!(
         r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Deny","Action":"{action}","Resource":"{resource}"}}]}}"#
     )
-}
-
-/// Create user `name` with an inline policy (if any) and an access key.
-async fn user_with_key(server: &Server, name: &str, policy: Option<&str>) -> Result<Credentials> {
-    let iam = server.iam(server.root());
-    iam.create_user().user_name(name).send().await?;
-    if let Some(policy) = policy {
-        iam.put_user_policy()
-            .user_name(name)
-            .policy_name("inline")
-            .policy_document(policy)
-            .send()
-            .await?;
-    }
-    let key = iam.create_access_key().user_name(name).send().await?;
-    Ok(key_credentials(key.access_key().expect("access key")))
 }
 
 /// Create a managed policy and return its ARN.
@@ -332,12 +316,9 @@ async fn delete_user_is_a_conflict_while_managed_policies_are_attached() -> Resu
 #[tokio::test]
 async fn get_user_without_a_name_returns_the_calling_user() -> Result<()> {
     let server = Server::start()?;
-    let frank = user_with_key(
-        &server,
-        "frank",
-        Some(&allow("iam:GetUser", &user_arn("frank"))),
-    )
-    .await?;
+    let frank = server
+        .user_with_key("frank", Some(&allow("iam:GetUser", &user_arn("frank"))))
+        .await?;
     let me = server.iam(frank).get_user().send().await?;
     let me = me.user().expect("user");
     assert_eq!(me.user_name(), "frank");
@@ -442,7 +423,7 @@ async fn key_state_within_a_second(
 async fn an_inactive_key_is_refused_and_works_again_when_reactivated() -> Result<()> {
     let server = Server::start()?;
     let iam = server.iam(server.root());
-    let hank = user_with_key(&server, "hank", None).await?;
+    let hank = server.user_with_key("hank", None).await?;
     server
         .sts(hank.clone())
         .get_caller_identity()
@@ -476,7 +457,7 @@ async fn an_inactive_key_is_refused_and_works_again_when_reactivated() -> Result
 async fn a_deleted_key_is_gone_and_refused() -> Result<()> {
     let server = Server::start()?;
     let iam = server.iam(server.root());
-    let ivan = user_with_key(&server, "ivan", None).await?;
+    let ivan = server.user_with_key("ivan", None).await?;
     iam.delete_access_key()
         .user_name("ivan")
         .access_key_id(ivan.access_key_id())
@@ -1535,7 +1516,9 @@ async fn the_sdk_paginator_collects_every_user() -> Result<()> {
 async fn a_user_allowed_only_get_user_on_itself_is_denied_create_user() -> Result<()> {
     let server = Server::start()?;
     let own = user_arn("olga");
-    let olga = user_with_key(&server, "olga", Some(&allow("iam:GetUser", &own))).await?;
+    let olga = server
+        .user_with_key("olga", Some(&allow("iam:GetUser", &own)))
+        .await?;
     let iam = server.iam(olga);
     iam.get_user().user_name("olga").send().await?;
     iam.get_user().send().await?;
@@ -1579,7 +1562,9 @@ async fn a_user_permissions_boundary_caps_an_allow_everything_policy() -> Result
     let server = Server::start()?;
     let iam = server.iam(server.root());
     let boundary = managed_policy(&server, "only-users", &allow("iam:*User*", "*")).await?;
-    let quinn = user_with_key(&server, "quinn", Some(&allow("iam:*", "*"))).await?;
+    let quinn = server
+        .user_with_key("quinn", Some(&allow("iam:*", "*")))
+        .await?;
     let as_quinn = server.iam(quinn);
     // Without a boundary, iam:* allows ListRoles.
     as_quinn.list_roles().send().await?;
@@ -1619,7 +1604,9 @@ async fn a_user_permissions_boundary_caps_an_allow_everything_policy() -> Result
 async fn an_explicit_deny_wins_over_an_allow() -> Result<()> {
     let server = Server::start()?;
     let iam = server.iam(server.root());
-    let rita = user_with_key(&server, "rita", Some(&allow("iam:*", "*"))).await?;
+    let rita = server
+        .user_with_key("rita", Some(&allow("iam:*", "*")))
+        .await?;
     let as_rita = server.iam(rita);
     as_rita.list_users().send().await?;
     iam.put_user_policy()
@@ -1653,7 +1640,7 @@ async fn an_explicit_deny_wins_over_an_allow() -> Result<()> {
 async fn a_role_permissions_boundary_limits_its_sessions() -> Result<()> {
     let server = Server::start()?;
     let iam = server.iam(server.root());
-    let sam = user_with_key(&server, "sam", None).await?;
+    let sam = server.user_with_key("sam", None).await?;
     let boundary = managed_policy(&server, "get-role-only", &allow("iam:GetRole", "*")).await?;
     let created = iam
         .create_role()
@@ -1779,7 +1766,7 @@ async fn a_re_created_user_is_not_trusted_by_an_old_trust_policy() -> Result<()>
     assert!(doc.contains(&old_id), "{doc}");
     assert!(!doc.contains(&user_arn("tom")), "{doc}");
     // A new `tom` is not trusted.
-    let tom = user_with_key(&server, "tom", None).await?;
+    let tom = server.user_with_key("tom", None).await?;
     let err = server
         .sts(tom)
         .assume_role()
@@ -2155,7 +2142,7 @@ async fn max_items_must_be_between_1_and_1000() -> Result<()> {
 async fn get_user_without_a_name_from_a_role_session_is_a_validation_error() -> Result<()> {
     let server = Server::start()?;
     let iam = server.iam(server.root());
-    let amy = user_with_key(&server, "amy", None).await?;
+    let amy = server.user_with_key("amy", None).await?;
     let created = iam
         .create_role()
         .role_name("admin")
@@ -2189,7 +2176,7 @@ async fn get_user_without_a_name_from_a_role_session_is_a_validation_error() -> 
 async fn a_key_of_another_user_is_no_such_entity_for_update_access_key() -> Result<()> {
     let server = Server::start()?;
     let iam = server.iam(server.root());
-    let bea = user_with_key(&server, "bea", None).await?;
+    let bea = server.user_with_key("bea", None).await?;
     iam.create_user().user_name("cy").send().await?;
     let err = iam
         .update_access_key()
@@ -2209,7 +2196,7 @@ async fn a_key_of_another_user_is_no_such_entity_for_update_access_key() -> Resu
 async fn get_access_key_last_used_reports_the_owner() -> Result<()> {
     let server = Server::start()?;
     let iam = server.iam(server.root());
-    let dee = user_with_key(&server, "dee", None).await?;
+    let dee = server.user_with_key("dee", None).await?;
     let used = iam
         .get_access_key_last_used()
         .access_key_id(dee.access_key_id())
@@ -2278,7 +2265,9 @@ async fn get_role_reports_an_empty_role_last_used() -> Result<()> {
 async fn a_user_creates_and_lists_its_own_keys_without_naming_itself() -> Result<()> {
     let server = Server::start()?;
     let own = user_arn("gus");
-    let gus = user_with_key(&server, "gus", Some(&allow("iam:*AccessKey*", &own))).await?;
+    let gus = server
+        .user_with_key("gus", Some(&allow("iam:*AccessKey*", &own)))
+        .await?;
     let iam = server.iam(gus.clone());
     let created = iam.create_access_key().send().await?;
     let key = created.access_key().expect("key");

@@ -13,22 +13,6 @@ use mayfly_e2e::{
     trust_policy,
 };
 
-/// Create user `name` with an access key and (optionally) an inline policy.
-async fn user_with_key(server: &Server, name: &str, policy: Option<&str>) -> Result<Credentials> {
-    let iam = server.iam(server.root());
-    iam.create_user().user_name(name).send().await?;
-    if let Some(policy) = policy {
-        iam.put_user_policy()
-            .user_name(name)
-            .policy_name("inline")
-            .policy_document(policy)
-            .send()
-            .await?;
-    }
-    let key = iam.create_access_key().user_name(name).send().await?;
-    Ok(key_credentials(key.access_key().expect("access key")))
-}
-
 async fn role(server: &Server, name: &str, trust: &str, policy: Option<&str>) -> Result<String> {
     let iam = server.iam(server.root());
     let created = iam
@@ -53,7 +37,7 @@ async fn role(server: &Server, name: &str, trust: &str, policy: Option<&str>) ->
 async fn a_user_assumes_a_role_and_calls_with_the_temporary_credentials() -> Result<()> {
     let server = Server::start()?;
     let alice_arn = format!("arn:aws:iam::{ACCOUNT}:user/alice");
-    let alice = user_with_key(&server, "alice", None).await?;
+    let alice = server.user_with_key("alice", None).await?;
     let role_arn = role(
         &server,
         "deploy",
@@ -118,7 +102,7 @@ async fn a_user_assumes_a_role_and_calls_with_the_temporary_credentials() -> Res
 #[allow(deprecated, reason = "PackedPolicySize is still sent and checked")]
 async fn a_session_policy_narrows_what_the_session_may_do() -> Result<()> {
     let server = Server::start()?;
-    let bob = user_with_key(&server, "bob", None).await?;
+    let bob = server.user_with_key("bob", None).await?;
     let role_arn = role(
         &server,
         "reader",
@@ -166,7 +150,9 @@ async fn a_session_policy_narrows_what_the_session_may_do() -> Result<()> {
 #[tokio::test]
 async fn assume_role_needs_the_trust_policy_and_hides_missing_roles() -> Result<()> {
     let server = Server::start()?;
-    let carol = user_with_key(&server, "carol", Some(&allow("sts:AssumeRole", "*"))).await?;
+    let carol = server
+        .user_with_key("carol", Some(&allow("sts:AssumeRole", "*")))
+        .await?;
     // Trusts someone else.
     let role_arn = role(
         &server,
@@ -240,7 +226,7 @@ async fn the_account_root_cannot_assume_a_role() -> Result<()> {
 #[tokio::test]
 async fn durations_follow_the_role_maximum_and_the_chaining_limit() -> Result<()> {
     let server = Server::start()?;
-    let dave = user_with_key(&server, "dave", None).await?;
+    let dave = server.user_with_key("dave", None).await?;
     let dave_arn = format!("arn:aws:iam::{ACCOUNT}:user/dave");
     let role_arn = role(&server, "long", &trust_policy(&dave_arn), None).await?;
     // MaxSessionDuration is 7200: 7200 works, 7201 fails.
@@ -405,7 +391,7 @@ async fn a_principal_of_another_account_assumes_a_role_when_both_sides_allow() -
 #[tokio::test]
 async fn credentials_expire_when_the_clock_passes_their_expiration() -> Result<()> {
     let server = Server::start()?;
-    let frank = user_with_key(&server, "frank", None).await?;
+    let frank = server.user_with_key("frank", None).await?;
     let role_arn = role(
         &server,
         "short",
