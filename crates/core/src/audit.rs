@@ -28,7 +28,8 @@ pub struct AuditEvent {
     pub parameters: Vec<(String, String)>,
     /// Success, or the AWS error code returned.
     pub outcome: AuditOutcome,
-    /// The temporary access key id issued by this call, if any.
+    /// The access key id this call issued, if any: temporary (STS) or
+    /// long-term (IAM CreateAccessKey).
     pub issued_access_key_id: Option<String>,
 }
 
