@@ -5,8 +5,8 @@
 
 use aws_lc_rs::rand::SystemRandom;
 use mayfly_store::{
-    AccessKey, AccessKeyStatus, Account, Mutation, RingKey as StoredRingKey, Role, Snapshot, Store,
-    StoreError,
+    AccessKey, AccessKeyStatus, Account, Mutation, Revocation, RingKey as StoredRingKey, Role,
+    Snapshot, Store, StoreError,
 };
 use mayfly_token::{KeyRing, MasterKey, SecretKey, TokenError};
 
@@ -37,6 +37,11 @@ pub enum AdminError {
     /// The account id is not twelve digits.
     #[error("account id `{0}` is not twelve decimal digits")]
     InvalidAccountId(String),
+    /// Not a temporary access key id.
+    #[error(
+        "`{0}` is not a temporary access key id (ASIA + 16 characters); deactivate long-term keys with iam update-access-key"
+    )]
+    NotTemporaryKey(String),
     /// No role of that name in the account.
     #[error("the role `{role}` does not exist in account `{account}`")]
     NoSuchRole {
@@ -299,6 +304,37 @@ pub async fn revoke_sessions(
         .insert(REVOKE_POLICY_NAME.to_owned(), document);
     store.apply(vec![Mutation::update(&role)?]).await?;
     Ok(cutoff)
+}
+
+/// `mayfly revoke-key --access-key-id ASIA…`: DESIGN.md's per-key
+/// revocation — a deny-list entry every node checks on each request
+/// (`InvalidClientTokenId`), kept until the key could no longer be valid
+/// anyway (36 h, the longest session) and pruned after. Entries that have
+/// passed their expiry are pruned in the same write.
+pub async fn revoke_key(
+    store: &dyn Store,
+    access_key_id: &str,
+    now: u64,
+) -> Result<u64, AdminError> {
+    if !access_key_id.starts_with("ASIA")
+        || access_key_id.len() != 20
+        || !access_key_id.bytes().all(|b| b.is_ascii_alphanumeric())
+    {
+        return Err(AdminError::NotTemporaryKey(access_key_id.to_owned()));
+    }
+    let snapshot = Snapshot::from_rows(0, store.load_all().await?);
+    let expires_at = now.saturating_add(RETIRED_KEY_LIFETIME_SECONDS);
+    let mut mutations: Vec<Mutation> = snapshot
+        .expired_revocations(now)
+        .map(|r| Mutation::delete::<Revocation>(r.access_key_id.clone()))
+        .collect();
+    mutations.push(Mutation::put(&Revocation {
+        access_key_id: access_key_id.to_owned(),
+        revoked_at: now,
+        expires_at,
+    })?);
+    store.apply(mutations).await?;
+    Ok(expires_at)
 }
 
 /// `mayfly keys list`.

@@ -121,3 +121,52 @@ fn revoke_sessions_of_a_missing_role_fails_with_a_message() -> Result<()> {
     assert!(stderr.contains("`nope` does not exist"), "{stderr}");
     Ok(())
 }
+
+#[tokio::test]
+async fn revoke_key_refuses_that_temporary_key_at_once_and_no_other() -> Result<()> {
+    let server = Server::start()?;
+    let sts = server.sts(server.root());
+    let first = sts.get_session_token().duration_seconds(900).send().await?;
+    let second = sts.get_session_token().duration_seconds(900).send().await?;
+    let first = first.credentials().expect("credentials");
+    let revoked = session_credentials(first);
+    let kept = session_credentials(second.credentials().expect("credentials"));
+    server
+        .sts(revoked.clone())
+        .get_caller_identity()
+        .send()
+        .await?;
+
+    let output = server.admin(&["revoke-key", "--access-key-id", first.access_key_id()])?;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut refused = None;
+    for _ in 0..40 {
+        match server
+            .sts(revoked.clone())
+            .get_caller_identity()
+            .send()
+            .await
+        {
+            Err(e) => {
+                refused = Some(error_code(&e));
+                break;
+            }
+            Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+        }
+    }
+    assert_eq!(refused, Some(Some("InvalidClientTokenId".to_owned())));
+    server.sts(kept).get_caller_identity().send().await?;
+
+    // Long-term keys are deactivated through IAM instead.
+    let output = server.admin(&[
+        "revoke-key",
+        "--access-key-id",
+        mayfly_e2e::ROOT_ACCESS_KEY_ID,
+    ])?;
+    assert!(!output.status.success());
+    Ok(())
+}

@@ -39,6 +39,14 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Revoke one temporary access key (ASIA…) at once, on every node.
+    RevokeKey {
+        /// The temporary access key id.
+        #[arg(long)]
+        access_key_id: String,
+        #[command(flatten)]
+        store: config::StoreArgs,
+    },
     /// Revoke every active session of a role (AWS's "revoke active
     /// sessions": an AWSRevokeOlderSessions inline deny on
     /// aws:TokenIssueTime); sessions issued afterwards work.
@@ -136,6 +144,17 @@ async fn run(cli: Cli) -> Result<()> {
                 "{}",
                 credentials.to_credentials_file(&credentials.account_id)
             );
+            Ok(())
+        }
+        Command::RevokeKey {
+            access_key_id,
+            store,
+        } => {
+            init_logging("text", "warn");
+            let opened = data_dir::open_existing(&store.data_dir()).await?;
+            mayfly_core::admin::revoke_key(opened.store.as_ref(), &access_key_id, unix_now())
+                .await?;
+            println!("temporary key {access_key_id} is revoked");
             Ok(())
         }
         Command::RevokeSessions {
