@@ -1,6 +1,7 @@
 //! How long one `Core::handle` takes in-process, without the network: the
 //! part of a request Mayfly adds on top of the listener stack
-//! (docs/PERFORMANCE.md).
+//! (docs/PERFORMANCE.md). Measures GetCallerIdentity (signed by the root) and
+//! AssumeRole (signed by an IAM user whom the role's trust policy names).
 //!
 //! `cargo run --release -p mayfly-core --example handle_cost`
 
@@ -14,12 +15,15 @@ use mayfly_sigv4::{Credentials, SignableBody, SigningParams, UriEncoding};
 use mayfly_store::SqliteStore;
 use mayfly_token::{MasterKey, SecretKey};
 
+type BoxError = Box<dyn std::error::Error>;
+
 const KEY_ID: &str = "AKIAMAYFLYBENCHROOT1";
 const SECRET: &str = "mayfly-bench-root-secret-0123456789abcde";
 
 type Headers = Vec<(String, Vec<u8>)>;
 
-fn signed(body: &str) -> Result<Headers, Box<dyn std::error::Error>> {
+/// A signed POST of `body` for `service` with the given key.
+fn signed(body: &str, service: &str, key_id: &str, secret: &str) -> Result<Headers, BoxError> {
     let host = ("host", b"127.0.0.1:7400".as_slice());
     let ct = (
         "content-type",
@@ -34,12 +38,12 @@ fn signed(body: &str) -> Result<Headers, Box<dyn std::error::Error>> {
     };
     let params = SigningParams {
         credentials: Credentials {
-            access_key_id: KEY_ID,
-            secret_access_key: SECRET,
+            access_key_id: key_id,
+            secret_access_key: secret,
             session_token: None,
         },
         region: "us-east-1",
-        service: "sts",
+        service,
         time: SystemTime::now(),
         encoding: UriEncoding::Double,
         body: SignableBody::Bytes(body.as_bytes()),
@@ -59,7 +63,88 @@ fn signed(body: &str) -> Result<Headers, Box<dyn std::error::Error>> {
     Ok(out)
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn borrow(headers: &Headers) -> Vec<(&str, &[u8])> {
+    headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_slice()))
+        .collect()
+}
+
+fn request<'a>(headers: &'a [(&'a str, &'a [u8])], body: &'a str) -> ApiRequest<'a> {
+    ApiRequest {
+        method: "POST",
+        path: "/",
+        query: "",
+        headers,
+        body: body.as_bytes(),
+        source_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        secure_transport: false,
+    }
+}
+
+/// Send one signed request and return the response body, failing on non-200.
+async fn call(
+    core: &Core,
+    body: &str,
+    service: &str,
+    key_id: &str,
+    secret: &str,
+) -> Result<String, BoxError> {
+    let headers = signed(body, service, key_id, secret)?;
+    let borrowed = borrow(&headers);
+    let answer = core.handle(request(&borrowed, body)).await;
+    if answer.status != 200 {
+        return Err(format!("unexpected answer: {}", answer.body).into());
+    }
+    Ok(answer.body.to_string())
+}
+
+/// The text of the first `<tag>...</tag>` in `xml`.
+fn element<'a>(xml: &'a str, tag: &str) -> Result<&'a str, BoxError> {
+    let open = format!("<{tag}>");
+    let close = format!("</{tag}>");
+    let start = xml.find(&open).ok_or("missing element")? + open.len();
+    let len = xml[start..].find(&close).ok_or("unclosed element")?;
+    Ok(&xml[start..start + len])
+}
+
+/// RFC 3986 percent-encoding of a form value (unreserved characters kept).
+fn percent_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() * 3);
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Time `n` calls of one pre-signed request.
+async fn time(
+    core: &Core,
+    label: &str,
+    body: &str,
+    headers: &Headers,
+    n: u32,
+) -> Result<(), BoxError> {
+    let borrowed = borrow(headers);
+    let req = request(&borrowed, body);
+    let first = core.handle(req).await;
+    if first.status != 200 {
+        return Err(format!("unexpected answer: {}", first.body).into());
+    }
+    let start = Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(core.handle(req).await);
+    }
+    let per = start.elapsed() / n;
+    println!("{label}: {per:?} per Core::handle");
+    Ok(())
+}
+
+fn main() -> Result<(), BoxError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -82,32 +167,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             CoreConfig::default(),
         )
         .await?;
-        let body = "Action=GetCallerIdentity&Version=2011-06-15";
-        let headers = signed(body)?;
-        let borrowed: Vec<(&str, &[u8])> = headers
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_slice()))
-            .collect();
-        let request = ApiRequest {
-            method: "POST",
-            path: "/",
-            query: "",
-            headers: &borrowed,
-            body: body.as_bytes(),
-            source_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            secure_transport: false,
-        };
-        let first = core.handle(request).await;
-        if first.status != 200 {
-            return Err(format!("unexpected answer: {}", first.body).into());
-        }
-        let n = 200_000;
-        let start = Instant::now();
-        for _ in 0..n {
-            std::hint::black_box(core.handle(request).await);
-        }
-        let per = start.elapsed() / n;
-        println!("GetCallerIdentity: {per:?} per Core::handle");
-        Ok::<(), Box<dyn std::error::Error>>(())
+
+        let gci = "Action=GetCallerIdentity&Version=2011-06-15";
+        let headers = signed(gci, "sts", KEY_ID, SECRET)?;
+        time(&core, "GetCallerIdentity", gci, &headers, 200_000).await?;
+
+        // A user with an access key, and a role whose trust policy names it.
+        call(&core, "Action=CreateUser&UserName=bench&Version=2010-05-08", "iam", KEY_ID, SECRET).await?;
+        let key = call(&core, "Action=CreateAccessKey&UserName=bench&Version=2010-05-08", "iam", KEY_ID, SECRET).await?;
+        let user_key_id = element(&key, "AccessKeyId")?.to_owned();
+        let user_secret = element(&key, "SecretAccessKey")?.to_owned();
+        let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:user/bench"},"Action":"sts:AssumeRole"}]}"#;
+        let trust = percent_encode(trust);
+        let create_role = format!("Action=CreateRole&RoleName=bench-role&AssumeRolePolicyDocument={trust}&Version=2010-05-08");
+        call(&core, &create_role, "iam", KEY_ID, SECRET).await?;
+
+        let assume = "Action=AssumeRole&RoleArn=arn%3Aaws%3Aiam%3A%3A000000000000%3Arole%2Fbench-role&RoleSessionName=bench&Version=2011-06-15";
+        let headers = signed(assume, "sts", &user_key_id, &user_secret)?;
+        time(&core, "AssumeRole", assume, &headers, 50_000).await?;
+        Ok::<(), BoxError>(())
     })
 }
