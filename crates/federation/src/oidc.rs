@@ -1,0 +1,1 @@
+//! OpenID Connect ID tokens: JWT parsing and verification against a JWKS.
