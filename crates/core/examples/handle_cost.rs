@@ -3,7 +3,8 @@
 //! (docs/PERFORMANCE.md). Measures GetCallerIdentity (signed by the root) and
 //! AssumeRole (signed by an IAM user whom the role's trust policy names).
 //!
-//! `cargo run --release -p mayfly-core --example handle_cost`
+//! `cargo run --release -p mayfly-core --example handle_cost [GetCallerIdentity|AssumeRole]`
+//! (an argument times only that action, e.g. under `perf record`).
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -129,6 +130,12 @@ async fn time(
     headers: &Headers,
     n: u32,
 ) -> Result<(), BoxError> {
+    let only = std::env::args().nth(1);
+    let n = if only.as_deref().is_none_or(|only| only == label) {
+        n
+    } else {
+        1
+    };
     let borrowed = borrow(headers);
     let req = request(&borrowed, body);
     let first = core.handle(req).await;
@@ -140,6 +147,9 @@ async fn time(
         std::hint::black_box(core.handle(req).await);
     }
     let per = start.elapsed() / n;
+    if n == 1 {
+        return Ok(());
+    }
     println!("{label}: {per:?} per Core::handle");
     Ok(())
 }

@@ -5,7 +5,7 @@ use percent_encoding::percent_decode;
 
 use crate::error::SigV4Error;
 use crate::request::{AuthForm, UriEncoding};
-use crate::scope::CredentialScope;
+use crate::scope::{CredentialScope, SCOPE_TERMINATOR};
 
 /// `lowercase_hex(SHA-256(""))`, the hashed payload of an empty body (§5.6).
 pub const EMPTY_SHA256_HEX: &str =
@@ -261,11 +261,37 @@ pub fn string_to_sign(
     scope: &CredentialScope,
     canonical_request: &[u8],
 ) -> String {
-    format!(
-        "{}\n{timestamp}\n{scope}\n{}",
+    // Pushed into one pre-sized buffer: `format!` with a `Display` scope was a visible cost.
+    let hash = sha256_hex(canonical_request);
+    let (date, region, service) = (scope.date(), scope.region(), scope.service());
+    let mut out = String::with_capacity(
+        crate::ALGORITHM.len()
+            + timestamp.len()
+            + date.len()
+            + region.len()
+            + service.len()
+            + SCOPE_TERMINATOR.len()
+            + hash.len()
+            + 7,
+    );
+    for part in [
         crate::ALGORITHM,
-        sha256_hex(canonical_request)
-    )
+        "\n",
+        timestamp,
+        "\n",
+        date,
+        "/",
+        region,
+        "/",
+        service,
+        "/",
+    ] {
+        out.push_str(part);
+    }
+    out.push_str(SCOPE_TERMINATOR);
+    out.push('\n');
+    out.push_str(&hash);
+    out
 }
 
 #[cfg(test)]

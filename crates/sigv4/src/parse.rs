@@ -5,7 +5,6 @@ use crate::canonical::query_pairs;
 use crate::error::SigV4Error;
 use crate::request::AuthForm;
 use crate::scope::{CredentialScope, is_scope_word};
-use crate::timestamp::is_valid_date8;
 
 /// The three parameters of an `Authorization` header, still unparsed.
 #[derive(Debug, PartialEq, Eq)]
@@ -121,7 +120,8 @@ pub(crate) fn parse_credential(
     let akid_ok = !akid.is_empty()
         && akid.len() <= MAX_ACCESS_KEY_ID_LEN
         && akid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-    if !akid_ok || !is_valid_date8(date) || !is_scope_word(region) || !is_scope_word(service) {
+    // Date, region and service are validated once, by `CredentialScope::new` below.
+    if !akid_ok {
         return Err(malformed());
     }
     if terminator.is_empty() || !is_scope_word(terminator) {
