@@ -8,8 +8,7 @@ use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use crate::canonical::{
-    canonical_headers, canonical_query_string, canonical_request, canonical_uri, sha256,
-    string_to_sign,
+    canonical_query_string, canonical_uri, push_canonical_headers, sha256, string_to_sign,
 };
 use crate::error::SigV4Error;
 use crate::key::SigningKey;
@@ -504,15 +503,37 @@ impl Authentication {
         self.check_required_signed_headers(parts, &signed, encoding)?;
         let (hashed_payload, body_check) = self.hashed_payload(payload, encoding)?;
 
-        let headers = canonical_headers(parts.headers, &signed)?;
-        let creq = canonical_request(
-            parts.method,
-            &canonical_uri(parts.path, encoding),
-            &canonical_query_string(parts.query, self.form),
-            &headers,
-            &self.signed_headers,
-            &hashed_payload,
+        // The canonical request (§5) built in one buffer sized from the request.
+        // `/` is its own canonical form in both encodings (every query-protocol request).
+        let canonical_uri = if parts.path == "/" {
+            std::borrow::Cow::Borrowed("/")
+        } else {
+            std::borrow::Cow::Owned(canonical_uri(parts.path, encoding))
+        };
+        let canonical_query = canonical_query_string(parts.query, self.form);
+        let headers_len: usize = parts
+            .headers
+            .iter()
+            .map(|(name, value)| name.len() + value.len() + 2)
+            .sum();
+        let mut creq = Vec::with_capacity(
+            parts.method.len()
+                + canonical_uri.len()
+                + canonical_query.len()
+                + headers_len
+                + self.signed_headers.len()
+                + hashed_payload.len()
+                + 5,
         );
+        for part in [parts.method, &canonical_uri, &canonical_query] {
+            creq.extend_from_slice(part.as_bytes());
+            creq.push(b'\n');
+        }
+        push_canonical_headers(&mut creq, parts.headers, &signed)?;
+        creq.push(b'\n');
+        creq.extend_from_slice(self.signed_headers.as_bytes());
+        creq.push(b'\n');
+        creq.extend_from_slice(hashed_payload.as_bytes());
         let sts = string_to_sign(&self.amz_date, &self.scope, &creq);
         let expected = key.sign(sts.as_bytes());
         if !bool::from(expected.ct_eq(&self.signature)) {

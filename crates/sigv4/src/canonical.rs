@@ -21,10 +21,9 @@ pub fn sha256_hex(data: &[u8]) -> String {
 /// char-by-char iterator showed up in profiles.
 pub fn lower_hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = Vec::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)]);
-        out.push(DIGITS[usize::from(b & 0x0f)]);
+    let mut out = vec![0u8; bytes.len() * 2];
+    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair.copy_from_slice(&[DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 0x0f)]]);
     }
     // INVARIANT: only ASCII hex digits were pushed.
     String::from_utf8(out).unwrap_or_default()
@@ -148,6 +147,13 @@ fn query_decode(raw: &str) -> Vec<u8> {
 /// `trimall` (§5.4): leading and trailing spaces and tabs removed, every inner run of spaces
 /// replaced by one space. Inner tabs are kept (aws-sigv4's behaviour; botocore folds them, §15).
 pub fn trim_header_value(value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(value.len());
+    push_trimmed(&mut out, value);
+    out
+}
+
+/// Appends `trimall(value)` (see [`trim_header_value`]) to `out`.
+fn push_trimmed(out: &mut Vec<u8>, value: &[u8]) {
     let start = value
         .iter()
         .position(|b| !matches!(b, b' ' | b'\t'))
@@ -156,9 +162,14 @@ pub fn trim_header_value(value: &[u8]) -> Vec<u8> {
         .iter()
         .rposition(|b| !matches!(b, b' ' | b'\t'))
         .map_or(start, |i| i + 1);
-    let mut out = Vec::with_capacity(end.saturating_sub(start));
+    let trimmed = value.get(start..end).unwrap_or(&[]);
+    // Fast path: most values have no run of spaces to fold.
+    if !trimmed.windows(2).any(|pair| pair == b"  ") {
+        out.extend_from_slice(trimmed);
+        return;
+    }
     let mut previous_space = false;
-    for &b in value.get(start..end).unwrap_or(&[]) {
+    for &b in trimmed {
         if b == b' ' {
             if !previous_space {
                 out.push(b);
@@ -169,7 +180,6 @@ pub fn trim_header_value(value: &[u8]) -> Vec<u8> {
             previous_space = false;
         }
     }
-    out
 }
 
 /// The canonical headers block (§5.4): for each name of `signed_headers`, in that order,
@@ -182,6 +192,16 @@ pub fn canonical_headers(
     signed_headers: &[&str],
 ) -> Result<Vec<u8>, SigV4Error> {
     let mut out = Vec::new();
+    push_canonical_headers(&mut out, headers, signed_headers)?;
+    Ok(out)
+}
+
+/// Appends the canonical headers block (see [`canonical_headers`]) to `out`.
+pub(crate) fn push_canonical_headers(
+    out: &mut Vec<u8>,
+    headers: &[(&str, &[u8])],
+    signed_headers: &[&str],
+) -> Result<(), SigV4Error> {
     for name in signed_headers {
         let mut values = headers
             .iter()
@@ -199,11 +219,11 @@ pub fn canonical_headers(
             if i > 0 {
                 out.push(b',');
             }
-            out.extend_from_slice(&trim_header_value(value));
+            push_trimmed(out, value);
         }
         out.push(b'\n');
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The canonical request (§5):

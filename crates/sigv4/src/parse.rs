@@ -18,12 +18,17 @@ fn is_ows(c: char) -> bool {
     c == ' ' || c == '\t'
 }
 
+/// Whether `text` holds a space or a tab (a byte scan; the hot path of every request).
+fn has_ows(text: &str) -> bool {
+    text.bytes().any(|b| b == b' ' || b == b'\t')
+}
+
 /// Parses `AWS4-HMAC-SHA256 Credential=.., SignedHeaders=.., Signature=..` (§2): one or more
 /// spaces or tabs after the algorithm, optional whitespace around commas, any order, each parameter
 /// exactly once, no whitespace inside a parameter, no unknown parameter.
 pub(crate) fn parse_authorization(value: &str) -> Result<AuthorizationParams<'_>, SigV4Error> {
     let value = value.trim_matches(is_ows);
-    let (algorithm, rest) = match value.find(is_ows) {
+    let (algorithm, rest) = match value.bytes().position(|b| b == b' ' || b == b'\t') {
         Some(end) => (
             value.get(..end).unwrap_or(value),
             value.get(end..).unwrap_or(""),
@@ -58,7 +63,7 @@ pub(crate) fn parse_authorization(value: &str) -> Result<AuthorizationParams<'_>
                 "SignedHeaders" => (&mut signed_headers, "SignedHeaders"),
                 "Signature" => (&mut signature, "Signature"),
                 other => {
-                    if other.contains(is_ows) {
+                    if has_ows(other) {
                         return Err(SigV4Error::MalformedAuthorization {
                             reason: "whitespace inside a parameter",
                         });
@@ -68,7 +73,7 @@ pub(crate) fn parse_authorization(value: &str) -> Result<AuthorizationParams<'_>
                     });
                 }
             };
-            if val.contains(is_ows) {
+            if has_ows(val) {
                 return Err(SigV4Error::MalformedAuthorization {
                     reason: "whitespace inside a parameter",
                 });
@@ -163,9 +168,31 @@ pub(crate) fn check_signed_headers(value: &str, form: AuthForm) -> Result<Vec<&s
 
 /// Parses a signature: 64 hex digits (uppercase tolerated, §2).
 pub(crate) fn parse_signature(value: &str, form: AuthForm) -> Result<[u8; 32], SigV4Error> {
+    let malformed = || SigV4Error::MalformedSignature { form };
+    let digits = value.as_bytes();
+    if digits.len() != 64 {
+        return Err(malformed());
+    }
     let mut out = [0u8; 32];
-    hex::decode_to_slice(value, &mut out).map_err(|_| SigV4Error::MalformedSignature { form })?;
+    for (byte, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
+        let (Some(high), Some(low)) = (
+            pair.first().copied().and_then(hex_value),
+            pair.get(1).copied().and_then(hex_value),
+        ) else {
+            return Err(malformed());
+        };
+        *byte = (high << 4) | low;
+    }
     Ok(out)
+}
+
+fn hex_value(digit: u8) -> Option<u8> {
+    match digit {
+        b'0'..=b'9' => Some(digit - b'0'),
+        b'a'..=b'f' => Some(digit - b'a' + 10),
+        b'A'..=b'F' => Some(digit - b'A' + 10),
+        _ => None,
+    }
 }
 
 /// The `X-Amz-*` authentication parameters of a query (§9), decoded.
@@ -414,5 +441,36 @@ mod tests {
         let p = QueryAuthParams::extract("a=1&a=2&X-Amz-Signature=ab").unwrap();
         assert!(p.is_presigned());
         assert!(!QueryAuthParams::extract("Action=X").unwrap().is_presigned());
+    }
+
+    #[test]
+    fn signatures_are_exactly_64_hex_digits_in_either_case() {
+        let lower = "0123456789abcdef".repeat(4);
+        let parsed = parse_signature(&lower, AuthForm::Header).unwrap();
+        assert_eq!(parsed[0], 0x01);
+        assert_eq!(parsed[7], 0xef);
+        assert_eq!(
+            parse_signature(&lower.to_uppercase(), AuthForm::Header).unwrap(),
+            parsed
+        );
+        for bad in [
+            String::new(),
+            lower[..63].to_owned(),
+            format!("{lower}0"),
+            format!("g{}", &lower[1..]),
+            format!("{}g", &lower[..63]),
+            format!("{} ", &lower[..63]),
+            format!("{}é", &lower[..62]),
+        ] {
+            assert!(
+                matches!(
+                    parse_signature(&bad, AuthForm::Presigned),
+                    Err(SigV4Error::MalformedSignature {
+                        form: AuthForm::Presigned
+                    })
+                ),
+                "{bad:?}"
+            );
+        }
     }
 }

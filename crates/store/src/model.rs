@@ -23,12 +23,38 @@ pub const DEFAULT_MAX_SESSION_DURATION: u32 = 3600;
 /// Storage key of an account-scoped name that IAM treats case-insensitively:
 /// `{account}/{lowercased name}`.
 pub fn scoped_key(account_id: &str, name: &str) -> String {
-    format!("{account_id}/{}", name.to_lowercase())
+    // Built by hand: this runs for every lookup on the request path.
+    let mut key = String::with_capacity(account_id.len() + 1 + name.len());
+    key.push_str(account_id);
+    key.push('/');
+    if name.is_ascii() {
+        key.extend(name.chars().map(|c| c.to_ascii_lowercase()));
+    } else {
+        key.push_str(&name.to_lowercase());
+    }
+    key
 }
 
 /// `arn:aws:iam::{account}:{resource}`: IAM ARNs have no region.
 fn iam_arn(account_id: &str, resource: &str) -> String {
-    format!("arn:{PARTITION}:iam::{account_id}:{resource}")
+    iam_arn_of(account_id, &[resource])
+}
+
+/// `arn:aws:iam::{account}:` followed by `parts`, in one allocation (ARNs are
+/// built on every request).
+fn iam_arn_of(account_id: &str, parts: &[&str]) -> String {
+    const PREFIX: &str = ":iam::";
+    let len = 4 + PARTITION.len() + PREFIX.len() + account_id.len() + 1;
+    let mut arn = String::with_capacity(len + parts.iter().map(|p| p.len()).sum::<usize>());
+    arn.push_str("arn:");
+    arn.push_str(PARTITION);
+    arn.push_str(PREFIX);
+    arn.push_str(account_id);
+    arn.push(':');
+    for part in parts {
+        arn.push_str(part);
+    }
+    arn
 }
 
 /// A tag on a user, role, policy, provider or MFA device (iam-admin-api.md 1.3).
@@ -96,7 +122,7 @@ pub struct User {
 impl User {
     /// `arn:aws:iam::{account}:user{path}{name}`.
     pub fn arn(&self) -> String {
-        iam_arn(&self.account_id, &format!("user{}{}", self.path, self.name))
+        iam_arn_of(&self.account_id, &["user", &self.path, &self.name])
     }
 
     /// The storage key of the user `name` in `account_id` (lowercased name).
@@ -140,10 +166,7 @@ pub struct Group {
 impl Group {
     /// `arn:aws:iam::{account}:group{path}{name}`.
     pub fn arn(&self) -> String {
-        iam_arn(
-            &self.account_id,
-            &format!("group{}{}", self.path, self.name),
-        )
+        iam_arn_of(&self.account_id, &["group", &self.path, &self.name])
     }
 
     /// The storage key of the group `name` in `account_id`.
@@ -215,7 +238,7 @@ impl Role {
     /// `arn:aws:iam::{account}:role{path}{name}` (the path is kept here; the
     /// assumed-role session ARN drops it).
     pub fn arn(&self) -> String {
-        iam_arn(&self.account_id, &format!("role{}{}", self.path, self.name))
+        iam_arn_of(&self.account_id, &["role", &self.path, &self.name])
     }
 
     /// The storage key of the role `name` in `account_id`.
@@ -354,7 +377,7 @@ pub struct ManagedPolicy {
 impl ManagedPolicy {
     /// `arn:aws:iam::{account}:policy{path}{name}`.
     pub fn arn_for(account_id: &str, path: &str, name: &str) -> String {
-        iam_arn(account_id, &format!("policy{path}{name}"))
+        iam_arn_of(account_id, &["policy", path, name])
     }
 
     /// The storage key of the policy `name` in `account_id`.
@@ -638,6 +661,25 @@ impl Entity for Revocation {
     const KIND: &'static str = "revocation";
     fn key(&self) -> String {
         self.access_key_id.clone()
+    }
+}
+
+/// A SAML assertion already exchanged for credentials, kept until the
+/// assertion itself expires so a replay is refused on every node
+/// (sts-api.md 9.3). Not part of the snapshot: only its insertion matters,
+/// which fails when the key exists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SamlAssertionUse {
+    /// SHA-256 (hex) of the provider ARN and the assertion ID.
+    pub key: String,
+    /// Unix seconds after which the entry may be pruned.
+    pub expires_at: u64,
+}
+
+impl Entity for SamlAssertionUse {
+    const KIND: &'static str = "saml_assertion_use";
+    fn key(&self) -> String {
+        self.key.clone()
     }
 }
 

@@ -179,6 +179,10 @@ impl QueryParams {
     /// - `Name.member.N.Sub` entries are not items: they stay unread and
     ///   [`QueryParams::finish`] rejects them.
     pub fn list(&mut self, name: &str) -> Result<Option<Vec<String>>, AwsError> {
+        if !self.any_named_with_prefix(name) {
+            // Absent altogether: the common case, answered without building the prefix.
+            return Ok(None);
+        }
         let prefix = format!("{name}.member.");
         let Some(has_items) = self.bare_list_marker(name, &prefix)? else {
             return Ok(None);
@@ -233,6 +237,10 @@ impl QueryParams {
         name: &str,
         fields: &[&str],
     ) -> Result<Option<Vec<Vec<Option<String>>>>, AwsError> {
+        if !self.any_named_with_prefix(name) {
+            // Absent altogether: the common case, answered without building the prefix.
+            return Ok(None);
+        }
         let prefix = format!("{name}.member.");
         let Some(has_items) = self.bare_list_marker(name, &prefix)? else {
             return Ok(None);
@@ -362,6 +370,14 @@ impl QueryParams {
                 .unwrap_or_default()
                 .partition_point(|p| p.name.starts_with(prefix));
         (start..end).filter(|&i| self.params.get(i).is_some_and(|p| !p.used))
+    }
+
+    /// Whether any parameter, used or not, has a name starting with `prefix`.
+    fn any_named_with_prefix(&self, prefix: &str) -> bool {
+        let start = self.params.partition_point(|p| p.name.as_str() < prefix);
+        self.params
+            .get(start)
+            .is_some_and(|p| p.name.starts_with(prefix))
     }
 
     /// Handles the bare `Name` of a list: `Ok(None)` when the list is absent
