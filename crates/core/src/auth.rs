@@ -26,6 +26,8 @@ pub(crate) struct Caller {
     pub user_id: String,
     /// The access key id that signed the request.
     pub access_key_id: String,
+    /// The region of the request's SigV4 credential scope (`aws:RequestedRegion`).
+    pub region: String,
 }
 
 /// The principal behind a request.
@@ -157,6 +159,7 @@ pub(crate) async fn authenticate(ctx: &ActionContext<'_>) -> Result<(Caller, Ser
             arn: claims.arn(),
             user_id: claims.user_id(),
             access_key_id: access_key_id.to_owned(),
+            region: auth.scope().region().to_owned(),
             kind: CallerKind::Session(Box::new(claims)),
         };
         (caller, opened.secret)
@@ -182,6 +185,7 @@ pub(crate) async fn authenticate(ctx: &ActionContext<'_>) -> Result<(Caller, Ser
                 arn: arn::root_arn(&key.account_id),
                 user_id: key.account_id.clone(),
                 access_key_id: access_key_id.to_owned(),
+                region: auth.scope().region().to_owned(),
             },
             Some(user_name) => {
                 let Some(user) = view.snapshot.user(&key.account_id, user_name) else {
@@ -195,6 +199,7 @@ pub(crate) async fn authenticate(ctx: &ActionContext<'_>) -> Result<(Caller, Ser
                     arn: user.arn(),
                     user_id: user.user_id.clone(),
                     access_key_id: access_key_id.to_owned(),
+                    region: auth.scope().region().to_owned(),
                 }
             }
         };

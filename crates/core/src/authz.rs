@@ -241,6 +241,16 @@ impl ContextBuilder {
     }
 }
 
+/// The value of request header `name` (lowercase), if present and UTF-8.
+fn header(ctx: &ActionContext<'_>, name: &str) -> Option<String> {
+    ctx.request
+        .headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .and_then(|(_, value)| std::str::from_utf8(value).ok())
+        .map(str::to_owned)
+}
+
 /// The global keys every request carries (policy-evaluation.md 10.1).
 fn global_context(
     ctx: &ActionContext<'_>,
@@ -264,6 +274,10 @@ fn global_context(
     );
     rc.set("aws:CurrentTime", mayfly_wire::iso8601(ctx.now));
     rc.set("aws:EpochTime", now.to_string());
+    rc.set("aws:RequestedRegion", caller.region.clone());
+    if let Some(agent) = header(ctx, "user-agent") {
+        rc.set("aws:UserAgent", agent);
+    }
     rc.set("aws:ViaAWSService", "false");
     rc.set("aws:PrincipalIsAWSService", "false");
     let view = &ctx.view;

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use mayfly_policy::{Policy, PolicyKind};
+use mayfly_policy::{Policy, PolicyError, PolicyKind};
 use mayfly_token::SessionTag;
 use mayfly_wire::{AwsError, Pattern, QueryParams, ValidationErrors};
 
@@ -66,8 +66,7 @@ impl SessionPolicies {
     /// ARN names a managed policy of `account_id`.
     pub fn validate(&self, view: &View, account_id: &str) -> Result<(), AwsError> {
         if let Some(text) = &self.inline {
-            Policy::parse(text, PolicyKind::Session)
-                .map_err(|e| AwsError::malformed_policy_document(e.to_string()))?;
+            Policy::parse(text, PolicyKind::Session).map_err(|e| session_policy_error(&e, text))?;
         }
         for arn in &self.arns {
             let found = view
@@ -94,6 +93,36 @@ impl SessionPolicies {
         });
         let arn_bytes: usize = self.arns.iter().map(String::len).sum();
         percent(policy_bytes + arn_bytes)
+    }
+}
+
+/// A session policy that cannot be used (sts-api.md 5): over 2,048
+/// characters (white space not counted) is a 400 `ValidationError` on member
+/// `policy`; bad characters likewise (the model pattern); anything else is
+/// `MalformedPolicyDocument` naming the offending element.
+fn session_policy_error(error: &PolicyError, text: &str) -> AwsError {
+    match error {
+        PolicyError::Malformed { .. } => AwsError::malformed_policy_document(error.wire_message()),
+        PolicyError::TooLarge { limit, .. } => {
+            let mut v = ValidationErrors::new();
+            v.length("Policy", text, 1, *limit);
+            if v.is_empty() {
+                // Longer than the limit only without its white space removed
+                // cannot happen (removal only shortens); stay on the safe side.
+                return AwsError::validation_message(format!(
+                    "Value at 'policy' failed to satisfy constraint: Member must have length less than or equal to {limit}"
+                ));
+            }
+            AwsError::validation(&v)
+        }
+        PolicyError::InvalidCharacter { .. } => {
+            let mut v = ValidationErrors::new();
+            v.pattern("Policy", text, Pattern::PolicyDocument);
+            if v.is_empty() {
+                return AwsError::validation_message(error.to_string());
+            }
+            AwsError::validation(&v)
+        }
     }
 }
 

@@ -2291,3 +2291,126 @@ async fn get_user_without_a_name_as_root_returns_the_root_identity() -> Result<(
     assert_eq!(me.arn(), format!("arn:aws:iam::{ACCOUNT}:root"));
     Ok(())
 }
+
+// ---- MalformedPolicyDocument names the offending element (policy-evaluation.md 9) ----
+
+#[tokio::test]
+async fn malformed_policy_documents_name_the_offending_element() -> Result<()> {
+    let server = Server::start()?;
+    let iam = server.iam(server.root());
+    iam.create_user().user_name("mal").send().await?;
+    let ok = r#"{"Effect":"Allow","Action":"*","Resource":"*"}"#;
+    let put = iam
+        .put_user_policy()
+        .user_name("mal")
+        .policy_name("p")
+        .policy_document(format!(
+            r#"{{"Version":"2012-10-17","Statement":[{ok},{{"Effect":"allow","Action":"*","Resource":"*"}}]}}"#
+        ))
+        .send()
+        .await
+        .unwrap_err();
+    assert_error(&put, "MalformedPolicyDocument", 400);
+    assert!(
+        message(&put).starts_with("The policy failed legacy parsing (Statement[1].Effect: "),
+        "{}",
+        message(&put)
+    );
+
+    let create = iam
+        .create_policy()
+        .policy_name("no-actions")
+        .policy_document(
+            r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Resource":"*"}}"#,
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert_error(&create, "MalformedPolicyDocument", 400);
+    assert!(
+        message(&create)
+            .starts_with("Policy statement must contain actions. (Statement[0].Action: "),
+        "{}",
+        message(&create)
+    );
+
+    let role = iam
+        .create_role()
+        .role_name("r")
+        .assume_role_policy_document(format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{}"}},"Action":"sts:AssumeRole","Resource":"*"}}]}}"#,
+            user_arn("mal")
+        ))
+        .send()
+        .await
+        .unwrap_err();
+    assert_error(&role, "MalformedPolicyDocument", 400);
+    assert!(
+        message(&role).starts_with("Has prohibited field Resource. (Statement[0].Resource: "),
+        "{}",
+        message(&role)
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_malformed_session_policy_names_its_element_and_an_oversized_one_is_a_validation_error()
+-> Result<()> {
+    let server = Server::start()?;
+    let alice = server
+        .user_with_key("alice", Some(&allow("sts:AssumeRole", "*")))
+        .await?;
+    let role_arn = server
+        .iam(server.root())
+        .create_role()
+        .role_name("target")
+        .assume_role_policy_document(trust_policy(&user_arn("alice")))
+        .send()
+        .await?
+        .role()
+        .expect("role")
+        .arn()
+        .to_owned();
+    let sts = server.sts(alice);
+    let malformed = sts
+        .assume_role()
+        .role_arn(&role_arn)
+        .role_session_name("s1")
+        .policy(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"*"}]}"#)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error_code(&malformed).as_deref(),
+        Some("MalformedPolicyDocument"),
+        "{:?}",
+        error_message(&malformed)
+    );
+    let text = error_message(&malformed).unwrap_or_default();
+    assert!(
+        text.starts_with(
+            "Policy document should not specify a principal. (Statement[0].Principal: "
+        ),
+        "{text}"
+    );
+
+    let big = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"{}","Effect":"Allow","Action":"s3:*","Resource":"*"}}]}}"#,
+        "A".repeat(2_100)
+    );
+    let oversized = sts
+        .assume_role()
+        .role_arn(&role_arn)
+        .role_session_name("s1")
+        .policy(big)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&oversized).as_deref(), Some("ValidationError"));
+    let text = error_message(&oversized).unwrap_or_default();
+    assert!(
+        text.contains("at 'policy' failed to satisfy constraint: Member must have length less than or equal to 2048"),
+        "{text}"
+    );
+    Ok(())
+}

@@ -318,8 +318,9 @@ fn parse_document(json: &Json, kind: PolicyKind, size: usize) -> Result<Policy, 
     };
     let variables = version == PolicyVersion::V2012_10_17;
     let mut statements = Vec::with_capacity(raw_statements.len());
-    for raw in raw_statements {
-        let parsed = parse_statement(raw, kind, variables)?;
+    for (index, raw) in raw_statements.into_iter().enumerate() {
+        let parsed =
+            parse_statement(raw, kind, variables).map_err(|error| error.in_statement(index))?;
         if let Some(sid) = parsed.sid.as_deref().filter(|s| !s.is_empty()) {
             let repeated = statements
                 .iter()
@@ -329,7 +330,8 @@ fn parse_document(json: &Json, kind: PolicyKind, size: usize) -> Result<Policy, 
                     PolicyElement::Sid,
                     "Statement IDs (SID) in a single policy must be unique.",
                     format!("`Sid` `{sid}` appears in more than one statement"),
-                ));
+                )
+                .in_statement(index));
             }
         }
         statements.push(parsed);

@@ -79,6 +79,8 @@ pub enum PolicyError {
         message: String,
         /// A precise, lowercase explanation naming the element and the input in backticks.
         detail: String,
+        /// The 0-based index of the statement at fault, when the fault is inside one.
+        statement: Option<usize>,
     },
     /// The document exceeds the size limit of its kind (§2), white space outside
     /// strings not counted. Managed/inline quotas map to 409 `LimitExceeded`,
@@ -112,7 +114,16 @@ impl PolicyError {
             element,
             message: message.to_owned(),
             detail,
+            statement: None,
         }
+    }
+
+    /// Locate the fault in statement `index` (0-based), unless already located.
+    pub(crate) fn in_statement(mut self, index: usize) -> Self {
+        if let Self::Malformed { statement, .. } = &mut self {
+            statement.get_or_insert(index);
+        }
+        self
     }
 
     pub(crate) fn syntax(element: PolicyElement, detail: String) -> Self {
@@ -124,6 +135,50 @@ impl PolicyError {
         match self {
             Self::Malformed { element, .. } => *element,
             Self::TooLarge { .. } | Self::InvalidCharacter { .. } => PolicyElement::Document,
+        }
+    }
+
+    /// The 0-based index of the statement at fault, if the fault is inside one.
+    pub fn statement(&self) -> Option<usize> {
+        match self {
+            Self::Malformed { statement, .. } => *statement,
+            _ => None,
+        }
+    }
+
+    /// Where the fault is, as a path into the document: `Statement[2].Effect`,
+    /// `Statement[0]`, `Version`, or `Document` for the document as a whole.
+    pub fn location(&self) -> String {
+        let element = self.element();
+        match (self.statement(), element) {
+            (Some(i), PolicyElement::Statement | PolicyElement::Document) => {
+                format!("Statement[{i}]")
+            }
+            (Some(i), element) => format!("Statement[{i}].{element}"),
+            (None, element) => element.name().to_owned(),
+        }
+    }
+
+    /// The message of the `MalformedPolicyDocument` error IAM and STS return
+    /// when they validate a document: AWS's text (the [`Display`] form, so
+    /// clients matching on it still match), then the offending element and
+    /// what is wrong with it, e.g. `Syntax errors in policy. (Statement[1].Effect:
+    /// `Effect` must be a string, not a number)` (policy-evaluation.md §9;
+    /// the detail quotes at most 256 characters of the caller's own input).
+    ///
+    /// [`Display`]: std::fmt::Display
+    pub fn wire_message(&self) -> String {
+        match self {
+            Self::Malformed {
+                message, detail, ..
+            } => {
+                let mut shown: String = detail.chars().take(DETAIL_LIMIT).collect();
+                if shown.len() < detail.len() {
+                    shown.push_str("...");
+                }
+                format!("{message} ({}: {shown})", self.location())
+            }
+            other => other.to_string(),
         }
     }
 
@@ -148,6 +203,9 @@ impl PolicyError {
         }
     }
 }
+
+/// Characters of the detail [`PolicyError::wire_message`] repeats.
+const DETAIL_LIMIT: usize = 256;
 
 /// AWS: the generic structural error.
 pub(crate) const SYNTAX_ERRORS: &str = "Syntax errors in policy.";

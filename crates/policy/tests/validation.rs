@@ -486,3 +486,196 @@ fn rejects_characters_outside_the_model_pattern() {
     let latin1 = statement(r#"{"Effect":"Allow","Action":"*","Resource":"arn:aws:s3:::bücket/x"}"#);
     assert!(Policy::parse(&latin1, PolicyKind::Identity).is_ok());
 }
+
+/// IAM and STS return `MalformedPolicyDocument` with AWS's text followed by
+/// the offending element and statement (policy-evaluation.md §9), so a
+/// caller can find the fault AWS's generic "Syntax errors in policy." hides.
+#[test]
+fn wire_messages_name_the_offending_element_and_statement() {
+    let ok = r#"{"Effect":"Allow","Action":"*","Resource":"*"}"#;
+    let two = |second: &str| statement(&format!("{ok},{second}"));
+    let cases: Vec<(PolicyKind, String, &str, &str)> = vec![
+        (PolicyKind::Identity, "nope".into(), "Document", SYNTAX),
+        (
+            PolicyKind::Identity,
+            r#"{"Version":"2013-01-01","Statement":[]}"#.into(),
+            "Version",
+            SYNTAX,
+        ),
+        (
+            PolicyKind::Identity,
+            r#"{"Version":"2012-10-17","Statements":[]}"#.into(),
+            "Document",
+            SYNTAX,
+        ),
+        (
+            PolicyKind::Identity,
+            r#"{"Version":"2012-10-17"}"#.into(),
+            "Statement",
+            SYNTAX,
+        ),
+        (
+            PolicyKind::Identity,
+            two(r#"{"Effect":"Allow","Action":"*","Resource":"*","Extra":1}"#),
+            "Statement[1]",
+            SYNTAX,
+        ),
+        (
+            PolicyKind::Identity,
+            two(r#"{"Effect":"allow","Action":"*","Resource":"*"}"#),
+            "Statement[1].Effect",
+            LEGACY,
+        ),
+        (
+            PolicyKind::Identity,
+            two(r#"{"Effect":7,"Action":"*","Resource":"*"}"#),
+            "Statement[1].Effect",
+            SYNTAX,
+        ),
+        (
+            PolicyKind::Identity,
+            statement(r#"{"Effect":"Allow","Resource":"*"}"#),
+            "Statement[0].Action",
+            "Policy statement must contain actions.",
+        ),
+        (
+            PolicyKind::Identity,
+            two(r#"{"Effect":"Allow","NotAction":"s3-x","Resource":"*"}"#),
+            "Statement[1].NotAction",
+            "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.",
+        ),
+        (
+            PolicyKind::Session,
+            two(r#"{"Effect":"Allow","Action":"*"}"#),
+            "Statement[1].Resource",
+            "Policy statement must contain resources.",
+        ),
+        (
+            PolicyKind::Boundary,
+            two(r#"{"Effect":"Allow","Action":"*","NotResource":"bucket"}"#),
+            "Statement[1].NotResource",
+            "Resource bucket must be in ARN format or \"*\".",
+        ),
+        (
+            PolicyKind::Identity,
+            two(r#"{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}"#),
+            "Statement[1].Principal",
+            "Policy document should not specify a principal.",
+        ),
+        (
+            PolicyKind::Trust,
+            statement(
+                r#"{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Resource":"*"}"#,
+            ),
+            "Statement[0].Resource",
+            "Has prohibited field Resource.",
+        ),
+        (
+            PolicyKind::Trust,
+            statement(
+                r#"{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::1111:user/*x"},"Action":"sts:AssumeRole"}"#,
+            ),
+            "Statement[0].Principal",
+            "Invalid principal in policy",
+        ),
+        (
+            PolicyKind::Identity,
+            two(
+                r#"{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"NumericLessThan":{"aws:MultiFactorAuthAge":"soon"}}}"#,
+            ),
+            "Statement[1].Condition",
+            SYNTAX,
+        ),
+        (
+            PolicyKind::Identity,
+            two(
+                r#"{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"StringEqualz":{"k":"v"}}}"#,
+            ),
+            "Statement[1].Condition",
+            SYNTAX,
+        ),
+        (
+            PolicyKind::Identity,
+            statement(
+                r#"{"Sid":"A","Effect":"Allow","Action":"*","Resource":"*"},{"Sid":"A","Effect":"Deny","Action":"*","Resource":"*"}"#,
+            ),
+            "Statement[1].Sid",
+            "Statement IDs (SID) in a single policy must be unique.",
+        ),
+    ];
+    for (kind, text, location, aws) in cases {
+        let err = Policy::parse(&text, kind).expect_err(&text);
+        assert_eq!(err.aws_code(), "MalformedPolicyDocument", "{text}");
+        assert_eq!(err.location(), location, "{text}");
+        let wire = err.wire_message();
+        assert!(wire.starts_with(aws), "{wire}");
+        assert!(wire.starts_with(&format!("{err} ({location}: ")), "{wire}");
+        assert!(wire.ends_with(')'), "{wire}");
+    }
+}
+
+#[test]
+fn wire_messages_quote_at_most_256_characters_of_the_input() {
+    let long = "x".repeat(5_000);
+    let text = statement(&format!(
+        r#"{{"Effect":"Allow","Action":"*","Resource":"{long}"}}"#
+    ));
+    let err = Policy::parse(&text, PolicyKind::Identity).unwrap_err();
+    let wire = err.wire_message();
+    // AWS's own text quotes the whole resource; the detail adds at most 256 more.
+    assert!(wire.len() < 5_000 + 400, "{}", wire.len());
+    assert!(wire.ends_with("...)"), "{}", &wire[wire.len() - 20..]);
+}
+
+#[test]
+fn managed_version_errors_name_the_version() {
+    let err =
+        Policy::parse_managed(r#"{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#)
+            .unwrap_err();
+    assert_eq!(err.location(), "Version");
+    assert!(
+        err.wire_message()
+            .starts_with("Policy document must be version 2012-10-17 or greater. (Version: ")
+    );
+}
+
+/// §2: the limit of each kind, white space outside strings not counted.
+#[test]
+fn each_kind_has_its_size_limit() {
+    for (kind, limit) in [
+        (PolicyKind::Identity, 10_240),
+        (PolicyKind::Resource, 20_480),
+        (PolicyKind::Trust, 2_048),
+        (PolicyKind::Session, 2_048),
+        (PolicyKind::Boundary, 6_144),
+    ] {
+        assert_eq!(kind.size_limit(), limit, "{kind:?}");
+        let body = |size: usize| {
+            let base = match kind {
+                PolicyKind::Trust => {
+                    r#"{"Version":"2012-10-17","Statement":[{"Sid":"","Effect":"Allow","Principal":"*","Action":"sts:AssumeRole"}]}"#
+                }
+                PolicyKind::Resource => {
+                    r#"{"Version":"2012-10-17","Statement":[{"Sid":"","Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}"#
+                }
+                _ => {
+                    r#"{"Version":"2012-10-17","Statement":[{"Sid":"","Effect":"Allow","Action":"*","Resource":"*"}]}"#
+                }
+            };
+            let sid = "A".repeat(size - base.len());
+            base.replacen(r#""Sid":"""#, &format!(r#""Sid":"{sid}""#), 1)
+        };
+        let at_limit = body(limit);
+        let policy = Policy::parse(&at_limit, kind).unwrap();
+        assert_eq!(policy.size(), limit);
+        // White space outside strings does not count.
+        let spaced = at_limit.replace(',', " ,\n\t");
+        assert!(Policy::parse(&spaced, kind).is_ok(), "{kind:?}");
+        match Policy::parse(&body(limit + 1), kind) {
+            Err(PolicyError::TooLarge { size, limit: l, .. }) => {
+                assert_eq!((size, l), (limit + 1, limit))
+            }
+            other => panic!("{kind:?}: {other:?}"),
+        }
+    }
+}

@@ -423,7 +423,8 @@ fn document_error(error: PolicyError, too_large: impl FnOnce() -> AwsError) -> A
         PolicyError::TooLarge { .. } => too_large(),
         // read_policy_document's pattern check normally catches these first.
         PolicyError::InvalidCharacter { .. } => AwsError::validation_message(error.to_string()),
-        PolicyError::Malformed { .. } => AwsError::malformed_policy_document(error.to_string()),
+        // AWS's text, then the offending element (policy-evaluation.md 9).
+        PolicyError::Malformed { .. } => AwsError::malformed_policy_document(error.wire_message()),
     }
 }
 

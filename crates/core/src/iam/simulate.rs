@@ -370,7 +370,7 @@ fn parse_policy(
                 PolicyError::InvalidCharacter { .. } => {
                     AwsError::validation_message(error.to_string())
                 }
-                other => AwsError::malformed_policy_document(other.to_string()),
+                other => AwsError::malformed_policy_document(other.wire_message()),
             }
         })?;
     Ok(SimPolicy {
