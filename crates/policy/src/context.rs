@@ -195,6 +195,16 @@ pub struct RequestContext {
     keys: HashMap<String, (Vec<String>, bool), BuildHasherDefault<Fnv1a>>,
 }
 
+/// `key` lowercased as policies store condition keys; ASCII (nearly every
+/// key) takes the cheap path, which gives the same result.
+fn lowercase_key(key: &str) -> String {
+    if key.is_ascii() {
+        key.to_ascii_lowercase()
+    } else {
+        key.to_lowercase()
+    }
+}
+
 /// FNV-1a: a context holds a few dozen server-built keys, so a fast
 /// non-keyed hash is enough (no flooding concern at that size).
 #[derive(Debug, Clone, Copy)]
@@ -228,20 +238,22 @@ impl RequestContext {
             action_lowercase: action.to_ascii_lowercase(),
             resource: resource.to_owned(),
             resource_colons: ArnColons::of(resource),
-            keys: HashMap::default(),
+            // Every request carries some twenty global keys: size the map once
+            // instead of growing it four times.
+            keys: HashMap::with_capacity_and_hasher(32, BuildHasherDefault::default()),
         }
     }
 
     /// Set a single-valued key (replacing any previous value).
     pub fn set(&mut self, key: &str, value: impl Into<String>) {
         self.keys
-            .insert(key.to_lowercase(), (vec![value.into()], false));
+            .insert(lowercase_key(key), (vec![value.into()], false));
     }
 
     /// Set a multi-valued key; an empty list is a present key with an empty
     /// set of values (§6.4).
     pub fn set_multi(&mut self, key: &str, values: Vec<String>) {
-        self.keys.insert(key.to_lowercase(), (values, true));
+        self.keys.insert(lowercase_key(key), (values, true));
     }
 
     /// Remove a key.

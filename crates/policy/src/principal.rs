@@ -50,15 +50,26 @@ impl PrincipalGrant {
         self != Self::Account
     }
 
-    /// Preference when several statements grant: direct, then limited, then delegation.
+    /// Preference when several statements grant: direct, then limited, then
+    /// delegation; within a class the more specific name first, so the grant
+    /// reported never depends on statement or entry order (a total order).
     pub(crate) fn strength(self) -> u8 {
-        if self.is_direct() {
+        let class = if self.is_direct() {
             2
         } else if self.replaces_identity_allow() {
             1
         } else {
             0
-        }
+        };
+        let specificity = match self {
+            Self::SessionArn => 5,
+            Self::User => 4,
+            Self::Federated => 3,
+            Self::Service => 2,
+            Self::RoleArn | Self::UserOfFederatedSession => 1,
+            Self::Anyone | Self::Account => 0,
+        };
+        class * 8 + specificity
     }
 }
 
@@ -300,6 +311,20 @@ mod tests {
         let p = parse(r#"{"AWS":["111122223333","arn:aws:sts::111122223333:assumed-role/R/s1"]}"#)
             .unwrap();
         assert_eq!(p.grant_for(&session()), Some(PrincipalGrant::SessionArn));
+    }
+
+    #[test]
+    fn equally_strong_grants_report_the_more_specific_one_in_any_order() {
+        for text in [
+            r#"{"AWS":["*","arn:aws:sts::111122223333:assumed-role/R/s1"]}"#,
+            r#"{"AWS":["arn:aws:sts::111122223333:assumed-role/R/s1","*"]}"#,
+        ] {
+            let p = parse(text).unwrap();
+            assert_eq!(p.grant_for(&session()), Some(PrincipalGrant::SessionArn));
+        }
+        assert!(PrincipalGrant::User.strength() > PrincipalGrant::Anyone.strength());
+        assert!(PrincipalGrant::Anyone.strength() > PrincipalGrant::RoleArn.strength());
+        assert!(PrincipalGrant::RoleArn.strength() > PrincipalGrant::Account.strength());
     }
 
     #[test]
