@@ -3,11 +3,18 @@
 constant-200 baseline on the same listener stack, in one run.
 
     cargo build --release -p mayfly -p mayfly-server --bins --examples
-    python3 bench/load.py [--duration 10] [--connections 32] [--rounds 3]
+    cargo build --release -p mayfly-testkit --bin saml-bench-assertions   # for the SAML scenario
+    python3 bench/load.py [--duration 10] [--connections 32] [--rounds 3] [--saml-per-round 60000]
 
 Needs wrk (Debian package) and botocore (pip) to sign the requests in
 advance; each signed request is replayed as is (valid for 15 minutes).
 Everything runs on loopback.
+
+AssumeRoleWithSAML accepts each assertion once, so its scenario replays no
+request: saml-bench-assertions signs --saml-per-round distinct assertions per
+round in advance (RSA-SHA256, as most IdPs sign; crates/testkit/src/saml.rs)
+and a wrk script sends each once, for --saml-duration seconds; a round that
+runs out shows "non-2xx seen".
 """
 import argparse
 import json
@@ -94,6 +101,45 @@ def run_wrk(url, script, duration, connections):
     return rps, p99, non2xx, out
 
 
+def saml_script(path, bodies):
+    """A wrk script sending each line of `bodies` once, in order."""
+    with open(path, "w") as f:
+        f.write('wrk.method = "POST"\n'
+                'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded; charset=utf-8"\n'
+                f"local bodies = {{}}\nfor line in io.lines({json.dumps(bodies)}) do bodies[#bodies + 1] = line end\n"
+                "local i = 0\n"
+                "request = function()\n  i = i + 1\n  return wrk.format(nil, nil, nil, bodies[math.min(i, #bodies)])\nend\n")
+
+
+def setup_saml(ep, work, rounds, per_round):
+    """The SAML provider, a role trusting it, and one wrk script per round;
+    None when the assertion generator is not built or the scenario is off."""
+    tool = os.path.join(target_dir(), "release", "saml-bench-assertions")
+    if per_round <= 0 or not os.path.exists(tool):
+        return None
+    from urllib.parse import quote
+    account = "000000000000"
+    role_arn, provider_arn = f"arn:aws:iam::{account}:role/saml-bench", f"arn:aws:iam::{account}:saml-provider/bench"
+    now = time.time()
+    stamp = lambda t: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+    subprocess.run([tool, work, str(rounds), str(per_round), stamp(now - 120), stamp(now + 4 * 3600),
+                    role_arn, provider_arn], check=True)
+    with open(f"{work}/metadata.xml") as f:
+        metadata = f.read()
+    iam = "Version=2010-05-08&Action="
+    call(ep, "iam", iam + "CreateSAMLProvider&Name=bench&SAMLMetadataDocument=" + quote(metadata, safe=""),
+         ROOT_ID, ROOT_SECRET)
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {
+        "Federated": provider_arn}, "Action": "sts:AssumeRoleWithSAML"}]})
+    call(ep, "iam", iam + "CreateRole&RoleName=saml-bench&AssumeRolePolicyDocument=" + quote(trust, safe=""),
+         ROOT_ID, ROOT_SECRET)
+    scripts = []
+    for i in range(rounds):
+        saml_script(f"{work}/saml-{i}.lua", f"{work}/bodies-{i}.txt")
+        scripts.append(f"{work}/saml-{i}.lua")
+    return scripts
+
+
 def rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -107,6 +153,10 @@ def main():
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--saml-per-round", type=int, default=60000,
+                    help="distinct SAML assertions per round (0: no SAML scenario)")
+    ap.add_argument("--saml-duration", type=int, default=3,
+                    help="seconds per SAML round (each request needs its own assertion)")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk not found: apt-get install wrk")
@@ -151,6 +201,7 @@ def main():
                         "RoleArn=arn%3Aaws%3Aiam%3A%3A000000000000%3Arole%2Fbench", uid, usecret)
         wrk_script(f"{work}/gci.lua", *gci)
         wrk_script(f"{work}/assume.lua", *assume)
+        saml = setup_saml(ep, work, args.rounds, args.saml_per_round)
 
         peak = [0]
         stop = threading.Event()
@@ -166,14 +217,18 @@ def main():
         # the ratio isolates Mayfly's own work (parsing the same request head and
         # body costs both the same). Rounds interleave baseline and targets so a
         # burst of background load hits all three alike; the median round counts.
-        rounds = {"constant 200 (baseline)": [], "GetCallerIdentity": [], "AssumeRole": []}
-        for _ in range(args.rounds):
+        rounds = {"constant 200 (baseline)": [], "GetCallerIdentity": [], "AssumeRole": [],
+                  "AssumeRoleWithSAML": []}
+        for r in range(args.rounds):
             rounds["constant 200 (baseline)"].append(
                 run_wrk(f"http://127.0.0.1:{base_port}/", f"{work}/gci.lua", args.duration, args.connections))
             rounds["GetCallerIdentity"].append(
                 run_wrk(ep + "/", f"{work}/gci.lua", args.duration, args.connections))
             rounds["AssumeRole"].append(
                 run_wrk(ep + "/", f"{work}/assume.lua", args.duration, args.connections))
+            if saml:
+                rounds["AssumeRoleWithSAML"].append(
+                    run_wrk(ep + "/", saml[r], args.saml_duration, args.connections))
         stop.set()
         sampler.join()
     finally:
@@ -199,6 +254,21 @@ def main():
         print(f"| {i + 1} | {base_rps:,.0f} | {cells[0]} | {cells[1]} | {p99s} |")
     for name, values in shares.items():
         print(f"\nmedian share of baseline, {name}: {sorted(values)[len(values) // 2]:.0%}")
+    if rounds["AssumeRoleWithSAML"]:
+        print(f"\nAssumeRoleWithSAML: wrk -t1 -c{args.connections} -d{args.saml_duration}s, one RSA-SHA256 "
+              "assertion per request, in the same rounds\n")
+        print("| round | AssumeRole req/s | AssumeRoleWithSAML req/s (share of AssumeRole) | p99 SAML |")
+        print("|---|---|---|---|")
+        saml_shares = []
+        for i in range(args.rounds):
+            assume_rps = rounds["AssumeRole"][i][0]
+            rps, p99, non2xx, _ = rounds["AssumeRoleWithSAML"][i]
+            saml_shares.append(rps / assume_rps)
+            flag = " (non-2xx seen!)" if non2xx else ""
+            print(f"| {i + 1} | {assume_rps:,.0f} | {rps:,.0f} ({rps / assume_rps:.0%}){flag} | {p99} |")
+        print(f"\nmedian share of AssumeRole, AssumeRoleWithSAML: {sorted(saml_shares)[len(saml_shares) // 2]:.0%}")
+    else:
+        print("\nAssumeRoleWithSAML: skipped (build saml-bench-assertions, see the header)")
     print(f"\npeak resident memory of mayfly serve during the run: {peak[0] / 1024:.1f} MiB")
     print(f"start-up to ready (spawn to first /healthz 200), median of 5: {startups[2]:.0f} ms "
           f"(min {startups[0]:.0f}, max {startups[4]:.0f})")

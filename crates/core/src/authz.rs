@@ -500,6 +500,119 @@ pub(crate) fn authorize_assume_role(
     Err(access_denied(ctx, caller, request.role_arn, &decision, &rc))
 }
 
+/// What an AssumeRoleWithWebIdentity or AssumeRoleWithSAML request asks
+/// for, for its authorization: the caller is known only by its identity
+/// provider (`Principal: {"Federated": provider}`).
+pub(crate) struct FederatedAssumeRequest<'a> {
+    /// `sts:AssumeRoleWithWebIdentity` or `sts:AssumeRoleWithSAML`.
+    pub action: &'static str,
+    pub role_arn: &'a str,
+    /// The provider ARN (`arn:aws:iam::ACCT:oidc-provider/…`, `…:saml-provider/…`).
+    pub provider_arn: &'a str,
+    pub session_name: &'a str,
+    /// The provider's condition keys (`{provider}:sub`, `saml:aud`, …), each
+    /// with one value or several for multi-valued keys.
+    pub provider_keys: Vec<(String, Vec<String>)>,
+    /// The source identity the token or assertion sets.
+    pub source_identity: Option<&'a str>,
+    /// Session tags the token or assertion carries.
+    pub request_tags: &'a [SessionTag],
+    /// Whether the token or assertion carried tags or transitive keys.
+    pub tags_given: bool,
+}
+
+/// Authorize a federated role assumption (policy-evaluation.md 8.6, sts-api.md
+/// 9.2/9.3): the role must exist and its trust policy allow the provider for
+/// `request.action`, plus `sts:TagSession` when tags are carried and
+/// `sts:SetSourceIdentity` when a source identity is. Returns the role. A
+/// missing or untrusting role reads the same, so roles are not enumerable.
+pub(crate) fn authorize_federated(
+    ctx: &ActionContext<'_>,
+    request: &FederatedAssumeRequest<'_>,
+) -> Result<Role, AwsError> {
+    let action = request.action;
+    let denied = || AwsError::access_denied(format!("Not authorized to perform {action}"));
+    let view = &ctx.view;
+    let role = view
+        .snapshot
+        .role_by_arn(request.role_arn)
+        .ok_or_else(denied)?;
+    let trust = view
+        .trust_policy(&role.assume_role_policy)
+        .ok_or_else(denied)?;
+    let mut rc = ContextBuilder::new(
+        PrincipalInfo::web_identity(request.provider_arn),
+        action,
+        request.role_arn,
+    );
+    rc.set("aws:SourceIp", ctx.request.source_ip.to_string());
+    rc.set(
+        "aws:SecureTransport",
+        ctx.request.secure_transport.to_string(),
+    );
+    rc.set("aws:CurrentTime", mayfly_wire::iso8601(ctx.now));
+    rc.set("aws:EpochTime", ctx.core.clock.unix_now().to_string());
+    rc.set("aws:FederatedProvider", request.provider_arn.to_owned());
+    rc.set("sts:RoleSessionName", request.session_name.to_owned());
+    if let Some(si) = request.source_identity {
+        rc.set("sts:SourceIdentity", si.to_owned());
+    }
+    for (key, values) in &request.provider_keys {
+        rc.set_multi(key, values.clone());
+    }
+    add_request_tags(&mut rc, request.request_tags);
+    if request.tags_given {
+        rc.set_multi(
+            "sts:TransitiveTagKeys",
+            request
+                .request_tags
+                .iter()
+                .filter(|t| t.transitive)
+                .map(|t| t.key.clone())
+                .collect(),
+        );
+    }
+    for t in &role.tags {
+        rc.set(&format!("aws:ResourceTag/{}", t.key), t.value.clone());
+    }
+    let mut additional = Vec::new();
+    if request.tags_given {
+        additional.push("sts:TagSession");
+    }
+    if request.source_identity.is_some() {
+        additional.push("sts:SetSourceIdentity");
+    }
+    let trust_id = format!("trust:role/{}", role.name);
+    let decision = mayfly_policy::evaluate_trust(
+        &rc.context,
+        NamedPolicy {
+            id: &trust_id,
+            policy: &trust,
+            kind: PolicyKind::Trust,
+        },
+        &role.account_id,
+        &CallerPolicies::default(),
+        &additional,
+    );
+    if decision.is_allowed() {
+        return Ok(role.clone());
+    }
+    tracing::info!(
+        role = %request.role_arn,
+        provider = %request.provider_arn,
+        denied_action = %decision.action,
+        reason = %decision.reason_phrase(),
+        "federated role assumption refused by the trust policy"
+    );
+    if decision.action == action {
+        return Err(denied());
+    }
+    Err(AwsError::access_denied(format!(
+        "Not authorized to perform {}: the role's trust policy must also allow it for this provider",
+        decision.action
+    )))
+}
+
 /// The AccessDenied error for a decision: AWS's sentence with the reason,
 /// and a sealed explanation DecodeAuthorizationMessage opens.
 fn access_denied(

@@ -13,9 +13,12 @@ mod auth;
 mod authz;
 pub mod clock;
 mod iam;
+mod role_session;
+mod saml;
 mod session;
 mod sts;
 mod view;
+mod web_identity;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -33,7 +36,9 @@ pub use crate::admin::AdminError;
 use crate::audit::{AuditCaller, AuditEvent, AuditOutcome, AuditSink};
 use crate::auth::Caller;
 pub use crate::clock::{Clock, SystemClock};
+pub use crate::saml::SamlSettings;
 use crate::view::View;
+pub use crate::web_identity::{NoOidcKeySource, OidcKeyError, OidcKeySource, SigningKeysFuture};
 
 /// Settings of the API front end.
 #[derive(Debug, Clone)]
@@ -42,6 +47,11 @@ pub struct CoreConfig {
     pub regions: Option<Vec<String>>,
     /// Lifetime of the encoded authorization message in AccessDenied errors.
     pub authorization_message_ttl: Duration,
+    /// Also accept `http://` OIDC issuers on loopback hosts (development
+    /// only: `--allow-http-issuer`, DESIGN.md).
+    pub allow_http_issuer: bool,
+    /// AssumeRoleWithSAML: accepted audiences and recipients, SHA-1 opt-ins.
+    pub saml: SamlSettings,
 }
 
 impl Default for CoreConfig {
@@ -49,6 +59,8 @@ impl Default for CoreConfig {
         Self {
             regions: None,
             authorization_message_ttl: Duration::from_secs(3600),
+            allow_http_issuer: false,
+            saml: SamlSettings::default(),
         }
     }
 }
@@ -144,6 +156,10 @@ pub struct Core {
     request_id_prefix: [u8; 8],
     /// Serializes read-modify-write changes made through this node.
     write_lock: tokio::sync::Mutex<()>,
+    /// Where OIDC issuers' signing keys come from (AssumeRoleWithWebIdentity).
+    pub(crate) oidc_keys: Arc<dyn OidcKeySource>,
+    /// AssumeRoleWithSAML: parsed metadata and this node's assertion uses.
+    pub(crate) saml: saml::SamlState,
 }
 
 impl Core {
@@ -173,7 +189,16 @@ impl Core {
             request_counter: AtomicU64::new(0),
             request_id_prefix,
             write_lock: tokio::sync::Mutex::new(()),
+            oidc_keys: Arc::new(NoOidcKeySource),
+            saml: saml::SamlState::default(),
         })
+    }
+
+    /// Use `source` for OIDC issuers' signing keys; without it every
+    /// AssumeRoleWithWebIdentity fails with `IDPCommunicationError`.
+    pub fn with_oidc_key_source(mut self, source: Arc<dyn OidcKeySource>) -> Self {
+        self.oidc_keys = source;
+        self
     }
 
     /// Rebuild the view if the store changed since it was built (another

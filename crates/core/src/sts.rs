@@ -9,6 +9,7 @@ use crate::arn;
 use crate::auth::{Caller, CallerKind};
 use crate::authz::{self, AssumeRequest};
 use crate::clock::from_unix;
+use crate::role_session::{self, RoleSessionRequest};
 use crate::session;
 use crate::{ActionContext, ActionResult};
 
@@ -25,11 +26,10 @@ pub(crate) async fn dispatch(
         "GetFederationToken" => get_federation_token(ctx, params),
         "GetAccessKeyInfo" => get_access_key_info(ctx, params),
         "DecodeAuthorizationMessage" => decode_authorization_message(ctx, params),
-        "AssumeRoleWithWebIdentity" | "AssumeRoleWithSAML" => Err(AwsError::new(
-            "InvalidAction",
-            400,
-            format!("{action} is not enabled on this server yet"),
-        )),
+        "AssumeRoleWithWebIdentity" => {
+            crate::web_identity::assume_role_with_web_identity(ctx, params).await
+        }
+        "AssumeRoleWithSAML" => crate::saml::assume_role_with_saml(ctx, params).await,
         other => Err(AwsError::invalid_action(
             crate::truncate(other, 128),
             mayfly_wire::STS_VERSION,
@@ -175,7 +175,6 @@ fn assume_role(ctx: &mut ActionContext<'_>, params: &mut QueryParams) -> ActionR
             crate::truncate(&role_arn, 2048)
         )));
     }
-    let view = std::sync::Arc::clone(&ctx.view);
     let inherited = caller.claims().map(|c| c.tags.clone()).unwrap_or_default();
     let requested_tags = tags.tags.clone();
     let merged_tags = session::merge_inherited(&inherited, tags.tags)?;
@@ -212,66 +211,32 @@ fn assume_role(ctx: &mut ActionContext<'_>, params: &mut QueryParams) -> ActionR
 
     // 6. Durations (4).
     let chained = caller.is_session();
-    let duration = duration.unwrap_or(3600);
-    if chained && duration > 3600 {
-        return Err(AwsError::validation_message(
-            "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.",
-        ));
-    }
-    if duration > i64::from(role.max_session_duration) {
-        return Err(AwsError::validation_message(
-            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
-        ));
-    }
+    let duration = role_session::session_duration(&role, duration, chained)?;
 
-    // 7. Session policies and packing.
-    policies.validate(&view, &role.account_id)?;
-    let packed = session::packed_size(&policies, &merged_tags)?;
-
-    // 8. Mint.
-    let now = ctx.core.clock.unix_now();
-    let claims = SessionClaims {
-        account_id: role.account_id.clone(),
-        principal: SessionPrincipal::AssumedRole {
-            role_arn: role.arn(),
-            role_id: role.role_id.clone(),
-            role_name: role.name.clone(),
-            session_name: session_name.clone(),
+    // 7-8. Session policies and packing; mint.
+    let session = role_session::mint(
+        ctx,
+        RoleSessionRequest {
+            role: &role,
+            session_name: &session_name,
+            duration,
+            policies: &policies,
+            tags: merged_tags,
+            source_identity: source_identity.or(inherited_source_identity),
+            mfa_authenticated_at: mfa_authenticated_at
+                .or_else(|| caller.claims().and_then(|c| c.mfa_authenticated_at)),
+            role_chained: chained,
+            federated_provider: None,
+            parent_access_key_id: Some(
+                caller
+                    .claims()
+                    .and_then(|c| c.parent_access_key_id.clone())
+                    .unwrap_or_else(|| caller.access_key_id.clone()),
+            ),
         },
-        issued_at: now,
-        expires_at: now + duration_secs(duration),
-        session_policy: policies.inline.clone(),
-        policy_arns: policies.arns.clone(),
-        tags: merged_tags.clone(),
-        source_identity: source_identity.or(inherited_source_identity),
-        mfa_authenticated_at: mfa_authenticated_at
-            .or_else(|| caller.claims().and_then(|c| c.mfa_authenticated_at)),
-        role_chained: chained,
-        federated_provider: None,
-        parent_access_key_id: Some(
-            caller
-                .claims()
-                .and_then(|c| c.parent_access_key_id.clone())
-                .unwrap_or_else(|| caller.access_key_id.clone()),
-        ),
-    };
-    let issued = issue(ctx, &claims)?;
+    )?;
     let mut w = XmlWriter::response("AssumeRole", STS_NAMESPACE);
-    write_credentials(&mut w, &issued);
-    w.start("AssumedRoleUser");
-    w.text(
-        "AssumedRoleId",
-        &format!("{}:{}", role.role_id, session_name),
-    );
-    w.text(
-        "Arn",
-        &arn::assumed_role_arn(&role.account_id, &role.name, &session_name),
-    );
-    w.end("AssumedRoleUser");
-    if !policies.is_empty() || !merged_tags.is_empty() {
-        w.number("PackedPolicySize", packed_i64(packed));
-    }
-    w.text_opt("SourceIdentity", claims.source_identity.as_deref());
+    session.write_result(&mut w);
     Ok(w.finish(ctx.request_id))
 }
 
@@ -476,7 +441,7 @@ fn packed_i64(packed: usize) -> i64 {
 }
 
 /// Seal the claims into credentials and remember the key id for the audit event.
-fn issue(
+pub(crate) fn issue(
     ctx: &mut ActionContext<'_>,
     claims: &SessionClaims,
 ) -> Result<IssuedCredentials, AwsError> {
@@ -492,7 +457,7 @@ fn issue(
     Ok(issued)
 }
 
-fn write_credentials(w: &mut XmlWriter, issued: &IssuedCredentials) {
+pub(crate) fn write_credentials(w: &mut XmlWriter, issued: &IssuedCredentials) {
     w.start("Credentials");
     w.text("AccessKeyId", &issued.access_key_id);
     w.text("SecretAccessKey", issued.secret_access_key.as_str());

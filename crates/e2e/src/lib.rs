@@ -54,6 +54,8 @@ pub struct ServerOptions {
     pub clock_offset_seconds: i64,
     /// Extra command-line arguments after `serve`.
     pub args: Vec<String>,
+    /// Extra environment variables for the server (e.g. `SSL_CERT_FILE`).
+    pub env: Vec<(String, String)>,
 }
 
 /// A running `mayfly serve`, killed on drop.
@@ -90,6 +92,7 @@ impl Server {
             .arg(&data_dir)
             .args(["--listen", "127.0.0.1:0"])
             .args(&options.args)
+            .envs(options.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("MAYFLY_ROOT_ACCESS_KEY_ID", ROOT_ACCESS_KEY_ID)
             .env("MAYFLY_ROOT_SECRET_ACCESS_KEY", ROOT_SECRET)
             .env("MAYFLY_MASTER_KEY", MASTER_KEY)

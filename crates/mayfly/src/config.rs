@@ -68,6 +68,14 @@ pub struct ServeArgs {
     /// Log format: text or json [default: text].
     #[arg(long, env = "MAYFLY_LOG_FORMAT")]
     log_format: Option<String>,
+    /// Development only: also accept `http://` OIDC issuers on loopback
+    /// hosts (their discovery document and JWKS are then fetched in the clear).
+    #[arg(long, env = "MAYFLY_ALLOW_HTTP_ISSUER", value_parser = clap::builder::FalseyValueParser::new())]
+    allow_http_issuer: bool,
+    /// Least time between two fetches of one OIDC issuer's keys, in seconds
+    /// (an unknown `kid` triggers a refetch) [default: 10].
+    #[arg(long, env = "MAYFLY_OIDC_MIN_REFETCH_SECONDS")]
+    oidc_min_refetch_seconds: Option<u64>,
 }
 
 /// The config file: the same settings as the flags; unknown keys are errors.
@@ -83,6 +91,8 @@ struct ConfigFile {
     max_body_bytes: Option<usize>,
     regions: Option<Vec<String>>,
     log_format: Option<String>,
+    allow_http_issuer: Option<bool>,
+    oidc_min_refetch_seconds: Option<u64>,
 }
 
 /// The root key from `MAYFLY_ROOT_ACCESS_KEY_ID` / `MAYFLY_ROOT_SECRET_ACCESS_KEY`.
@@ -119,6 +129,10 @@ pub struct Settings {
     /// `MAYFLY_TEST_CLOCK_OFFSET_SECONDS`: shifts the server clock, for
     /// end-to-end expiry tests only.
     pub clock_offset_seconds: i64,
+    /// Accept `http://` OIDC issuers on loopback hosts.
+    pub allow_http_issuer: bool,
+    /// Least time between two fetches of one OIDC issuer's keys.
+    pub oidc_min_refetch: std::time::Duration,
 }
 
 impl ServeArgs {
@@ -181,6 +195,12 @@ impl ServeArgs {
             log_format,
             root_key,
             clock_offset_seconds,
+            allow_http_issuer: self.allow_http_issuer || file.allow_http_issuer.unwrap_or(false),
+            oidc_min_refetch: std::time::Duration::from_secs(
+                self.oidc_min_refetch_seconds
+                    .or(file.oidc_min_refetch_seconds)
+                    .unwrap_or(10),
+            ),
         })
     }
 }

@@ -255,6 +255,16 @@ async fn serve(args: ServeArgs) -> Result<()> {
             tracing::info!(path = %path.display(), access_key_id = %credentials.access_key_id, "generated the root key; credentials written (profile mayfly-root)");
         }
     }
+    if settings.allow_http_issuer {
+        tracing::warn!(
+            "--allow-http-issuer: http:// OIDC issuers on loopback hosts are accepted (development only)"
+        );
+    }
+    let oidc_keys = mayfly_server::jwks::HttpsJwksFetcher::new(mayfly_server::jwks::JwksConfig {
+        allow_http_loopback: settings.allow_http_issuer,
+        min_refetch_interval: settings.oidc_min_refetch,
+        ..mayfly_server::jwks::JwksConfig::default()
+    })?;
     let core = Arc::new(
         mayfly_core::Core::new(
             Arc::clone(&opened.store),
@@ -263,10 +273,12 @@ async fn serve(args: ServeArgs) -> Result<()> {
             Arc::new(mayfly_core::audit::TracingAuditSink),
             mayfly_core::CoreConfig {
                 regions: settings.regions.clone(),
+                allow_http_issuer: settings.allow_http_issuer,
                 ..mayfly_core::CoreConfig::default()
             },
         )
-        .await?,
+        .await?
+        .with_oidc_key_source(Arc::new(oidc_keys)),
     );
     let refresher = core.spawn_refresher(std::time::Duration::from_millis(250));
 

@@ -7,6 +7,7 @@
 //! used) that the request context needs.
 
 mod api;
+pub mod jwks;
 mod listener;
 mod tls;
 

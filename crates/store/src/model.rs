@@ -664,25 +664,6 @@ impl Entity for Revocation {
     }
 }
 
-/// A SAML assertion already exchanged for credentials, kept until the
-/// assertion itself expires so a replay is refused on every node
-/// (sts-api.md 9.3). Not part of the snapshot: only its insertion matters,
-/// which fails when the key exists.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SamlAssertionUse {
-    /// SHA-256 (hex) of the provider ARN and the assertion ID.
-    pub key: String,
-    /// Unix seconds after which the entry may be pruned.
-    pub expires_at: u64,
-}
-
-impl Entity for SamlAssertionUse {
-    const KIND: &'static str = "saml_assertion_use";
-    fn key(&self) -> String {
-        self.key.clone()
-    }
-}
-
 /// Prints `<redacted N bytes>` in place of sealed material.
 struct Redacted(usize);
 

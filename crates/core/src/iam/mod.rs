@@ -8,8 +8,10 @@
 
 mod access_keys;
 mod common;
+mod oidc_providers;
 mod policies;
 mod roles;
+mod saml_providers;
 mod simulate;
 mod users;
 
@@ -91,6 +93,42 @@ pub(crate) async fn dispatch(
         "ListPolicyTags" => policies::list_policy_tags(ctx, params),
         "SimulateCustomPolicy" => simulate::simulate_custom_policy(ctx, params),
         "SimulatePrincipalPolicy" => simulate::simulate_principal_policy(ctx, params),
+        // OIDC identity providers (8)
+        "CreateOpenIDConnectProvider" => {
+            oidc_providers::create_open_id_connect_provider(ctx, params).await
+        }
+        "GetOpenIDConnectProvider" => oidc_providers::get_open_id_connect_provider(ctx, params),
+        "ListOpenIDConnectProviders" => oidc_providers::list_open_id_connect_providers(ctx, params),
+        "DeleteOpenIDConnectProvider" => {
+            oidc_providers::delete_open_id_connect_provider(ctx, params).await
+        }
+        "AddClientIDToOpenIDConnectProvider" => {
+            oidc_providers::add_client_id_to_open_id_connect_provider(ctx, params).await
+        }
+        "RemoveClientIDFromOpenIDConnectProvider" => {
+            oidc_providers::remove_client_id_from_open_id_connect_provider(ctx, params).await
+        }
+        "UpdateOpenIDConnectProviderThumbprint" => {
+            oidc_providers::update_open_id_connect_provider_thumbprint(ctx, params).await
+        }
+        "TagOpenIDConnectProvider" => {
+            oidc_providers::tag_open_id_connect_provider(ctx, params).await
+        }
+        "UntagOpenIDConnectProvider" => {
+            oidc_providers::untag_open_id_connect_provider(ctx, params).await
+        }
+        "ListOpenIDConnectProviderTags" => {
+            oidc_providers::list_open_id_connect_provider_tags(ctx, params)
+        }
+        // SAML providers (9)
+        "CreateSAMLProvider" => saml_providers::create_saml_provider(ctx, params).await,
+        "GetSAMLProvider" => saml_providers::get_saml_provider(ctx, params),
+        "ListSAMLProviders" => saml_providers::list_saml_providers(ctx, params),
+        "UpdateSAMLProvider" => saml_providers::update_saml_provider(ctx, params).await,
+        "DeleteSAMLProvider" => saml_providers::delete_saml_provider(ctx, params).await,
+        "TagSAMLProvider" => saml_providers::tag_saml_provider(ctx, params).await,
+        "UntagSAMLProvider" => saml_providers::untag_saml_provider(ctx, params).await,
+        "ListSAMLProviderTags" => saml_providers::list_saml_provider_tags(ctx, params),
         other => Err(AwsError::invalid_action(
             crate::truncate(other, 128),
             mayfly_wire::IAM_VERSION,
