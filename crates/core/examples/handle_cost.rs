@@ -16,6 +16,10 @@ use mayfly_sigv4::{Credentials, SignableBody, SigningParams, UriEncoding};
 use mayfly_store::SqliteStore;
 use mayfly_token::{MasterKey, SecretKey};
 
+// The allocator `mayfly serve` uses, so the figures match the server's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 type BoxError = Box<dyn std::error::Error>;
 
 const KEY_ID: &str = "AKIAMAYFLYBENCHROOT1";
