@@ -6,11 +6,12 @@
 //! expired. The signature is then checked with the signing key derived from
 //! the secret (cached per key, date, region and service).
 
-use mayfly_sigv4::{AuthForm, Payload, RequestParts, SigV4Error, UriEncoding};
-use mayfly_token::{SessionClaims, SessionPrincipal, TokenError};
+use mayfly_sigv4::{AuthForm, Authentication, Payload, RequestParts, SigV4Error, UriEncoding};
+use mayfly_token::{SecretKey, SessionClaims, SessionPrincipal, TokenError};
 use mayfly_wire::AwsError;
 
 use crate::arn;
+use crate::view::View;
 use crate::{ActionContext, Service};
 
 /// The authenticated principal of a request.
@@ -128,30 +129,50 @@ pub(crate) async fn authenticate(ctx: &ActionContext<'_>) -> Result<(Caller, Ser
         auth.require_region(|region| regions.iter().any(|r| r == region))
             .map_err(sigv4_error)?;
     }
-    let view = &ctx.view;
     let access_key_id = auth.access_key_id();
     let now_unix = ctx.core.clock.unix_now();
+    let (caller, secret) = resolve_credentials(&ctx.view, &auth, now_unix).map_err(sigv4_error)?;
+    let signing_key =
+        ctx.core
+            .signing_keys
+            .get_or_derive(access_key_id, secret.as_str(), auth.scope());
+    // Presigned query-protocol URLs sign the empty payload like any GET.
+    let payload = match auth.form() {
+        AuthForm::Header | AuthForm::Presigned => Payload::Bytes(request.body),
+    };
+    auth.verify(&parts, payload, UriEncoding::Double, &signing_key)
+        .map_err(sigv4_error)?;
+    Ok((caller, service))
+}
+
+/// Look up the access key of parsed SigV4 material (sigv4.md 8 steps 5-6):
+/// a long-term key in the view, or a temporary key whose session token opens
+/// under the key ring, is bound to it, has not expired at `now_unix` and is
+/// not revoked. Returns the caller and the secret to derive the signing key
+/// from. Shared by every front end; each maps the error to its protocol.
+pub(crate) fn resolve_credentials(
+    view: &View,
+    auth: &Authentication,
+    now_unix: u64,
+) -> Result<(Caller, SecretKey), SigV4Error> {
+    let access_key_id = auth.access_key_id();
     let (caller, secret) = if access_key_id.starts_with("ASIA") {
         let Some(token) = auth.security_token() else {
-            return Err(invalid_token());
+            return Err(SigV4Error::InvalidSecurityToken);
         };
         let opened =
             view.key_ring
                 .open(token, access_key_id, now_unix)
                 .map_err(|error| match error {
-                    TokenError::Expired { .. } => AwsError::new(
-                        "ExpiredToken",
-                        403,
-                        "The security token included in the request is expired",
-                    ),
+                    TokenError::Expired { .. } => SigV4Error::ExpiredSecurityToken,
                     other => {
                         tracing::debug!(error = %other, %access_key_id, "session token refused");
-                        invalid_token()
+                        SigV4Error::InvalidSecurityToken
                     }
                 })?;
         if view.snapshot.is_revoked(access_key_id) {
             tracing::debug!(%access_key_id, "session key is revoked");
-            return Err(invalid_token());
+            return Err(SigV4Error::InvalidSecurityToken);
         }
         let claims = opened.claims;
         let caller = Caller {
@@ -166,17 +187,15 @@ pub(crate) async fn authenticate(ctx: &ActionContext<'_>) -> Result<(Caller, Ser
     } else {
         if auth.security_token().is_some() {
             // A session token only goes with the temporary key it was issued with.
-            return Err(invalid_token());
+            return Err(SigV4Error::InvalidSecurityToken);
         }
         let (Some(key), Some(secret)) = (
             view.snapshot.access_key(access_key_id),
             view.long_term_secret(access_key_id),
         ) else {
-            return Err(AwsError::new(
-                "InvalidClientTokenId",
-                403,
-                "The security token included in the request is invalid.",
-            ));
+            return Err(SigV4Error::UnknownAccessKey {
+                access_key_id: access_key_id.to_owned(),
+            });
         };
         let caller = match &key.user_name {
             None => Caller {
@@ -189,7 +208,9 @@ pub(crate) async fn authenticate(ctx: &ActionContext<'_>) -> Result<(Caller, Ser
             },
             Some(user_name) => {
                 let Some(user) = view.snapshot.user(&key.account_id, user_name) else {
-                    return Err(invalid_token());
+                    return Err(SigV4Error::UnknownAccessKey {
+                        access_key_id: access_key_id.to_owned(),
+                    });
                 };
                 Caller {
                     kind: CallerKind::User {
@@ -205,25 +226,7 @@ pub(crate) async fn authenticate(ctx: &ActionContext<'_>) -> Result<(Caller, Ser
         };
         (caller, secret.clone())
     };
-    let signing_key =
-        ctx.core
-            .signing_keys
-            .get_or_derive(access_key_id, secret.as_str(), auth.scope());
-    // Presigned query-protocol URLs sign the empty payload like any GET.
-    let payload = match auth.form() {
-        AuthForm::Header | AuthForm::Presigned => Payload::Bytes(request.body),
-    };
-    auth.verify(&parts, payload, UriEncoding::Double, &signing_key)
-        .map_err(sigv4_error)?;
-    Ok((caller, service))
-}
-
-fn invalid_token() -> AwsError {
-    AwsError::new(
-        "InvalidClientTokenId",
-        403,
-        "The security token included in the request is invalid.",
-    )
+    Ok((caller, secret))
 }
 
 /// The one place SigV4 failures become query-protocol errors.

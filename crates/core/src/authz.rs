@@ -682,3 +682,46 @@ fn sorted_keys(rc: &ContextBuilder) -> Vec<(&str, &[String])> {
     keys.sort_unstable_by_key(|(k, _)| *k);
     keys
 }
+
+/// Evaluate `action` on `resource` for `caller` (`None`: anonymous) when the
+/// resource has its own policy (an S3 bucket policy) and owner: identity,
+/// boundary and session policies as for every action, plus the resource
+/// policy, its direct grants and the cross-account rule (policy-evaluation.md
+/// 8.3, 8.4). For front ends other than the query protocol (the S3 gateway).
+pub(crate) fn evaluate_with_resource_policy(
+    ctx: &ActionContext<'_>,
+    caller: Option<&Caller>,
+    action: &str,
+    resource: &str,
+    resource_policy: Option<NamedPolicy<'_>>,
+    resource_account: &str,
+    extra: impl FnOnce(&mut ContextBuilder),
+) -> Decision {
+    let mut rc = match caller {
+        Some(caller) => global_context(ctx, caller, action, resource),
+        None => {
+            let mut rc = ContextBuilder::new(PrincipalInfo::anonymous(), action, resource);
+            rc.set("aws:SourceIp", ctx.request.source_ip.to_string());
+            rc.set(
+                "aws:SecureTransport",
+                ctx.request.secure_transport.to_string(),
+            );
+            rc.set("aws:CurrentTime", mayfly_wire::iso8601(ctx.now));
+            rc.set("aws:EpochTime", ctx.core.clock.unix_now().to_string());
+            rc
+        }
+    };
+    extra(&mut rc);
+    let docs = caller
+        .map(|caller| caller_policy_docs(&ctx.view, caller))
+        .unwrap_or_default();
+    let policies = docs.caller_policies();
+    let set = PolicySet {
+        identity: policies.identity,
+        resource: resource_policy,
+        resource_account: Some(resource_account),
+        boundary: policies.boundary,
+        session: policies.session,
+    };
+    mayfly_policy::evaluate(&rc.context, &set)
+}

@@ -64,6 +64,8 @@ pub struct Server {
     child: Child,
     /// `http://127.0.0.1:PORT`.
     pub endpoint: String,
+    /// The S3 gateway, `http://127.0.0.1:PORT`.
+    pub s3_endpoint: String,
     /// The data directory.
     pub data_dir: PathBuf,
     _temp: Option<tempfile::TempDir>,
@@ -91,8 +93,12 @@ impl Server {
             .arg("--data-dir")
             .arg(&data_dir)
             .args(["--listen", "127.0.0.1:0"])
+            .args(if options.args.iter().any(|a| a == "--s3-listen") {
+                &[][..]
+            } else {
+                &["--s3-listen", "127.0.0.1:0"][..]
+            })
             .args(&options.args)
-            .envs(options.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("MAYFLY_ROOT_ACCESS_KEY_ID", ROOT_ACCESS_KEY_ID)
             .env("MAYFLY_ROOT_SECRET_ACCESS_KEY", ROOT_SECRET)
             .env("MAYFLY_MASTER_KEY", MASTER_KEY)
@@ -101,6 +107,7 @@ impl Server {
                 "MAYFLY_TEST_CLOCK_OFFSET_SECONDS",
                 options.clock_offset_seconds.to_string(),
             )
+            .envs(options.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
@@ -108,14 +115,19 @@ impl Server {
         let stdout = child.stdout.take().context("server stdout")?;
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
+            let mut api = None;
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Some(endpoint) = line.strip_prefix("mayfly listening api=") {
-                    let _ = tx.send(endpoint.to_owned());
+                    api = Some(endpoint.to_owned());
+                }
+                // The s3 line follows the api line; both listeners are bound by then.
+                if let (Some(api), Some(s3)) = (&api, line.strip_prefix("mayfly listening s3=")) {
+                    let _ = tx.send((api.clone(), s3.to_owned()));
                 }
             }
         });
-        let endpoint = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(endpoint) => endpoint,
+        let (endpoint, s3_endpoint) = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(endpoints) => endpoints,
             Err(_) => {
                 let _ = child.kill();
                 let status = child.wait()?;
@@ -125,6 +137,7 @@ impl Server {
         Ok(Self {
             child,
             endpoint,
+            s3_endpoint,
             data_dir,
             _temp: temp,
         })
@@ -168,6 +181,27 @@ impl Server {
             .retry_config(aws_sdk_iam::config::retry::RetryConfig::disabled())
             .build();
         aws_sdk_iam::Client::from_conf(config)
+    }
+
+    /// An S3 client (path-style addressing) signing with `credentials`.
+    pub fn s3(&self, credentials: Credentials) -> aws_sdk_s3::Client {
+        self.s3_at(credentials, 0)
+    }
+
+    /// An S3 client whose clock runs `offset_seconds` ahead.
+    pub fn s3_at(&self, credentials: Credentials, offset_seconds: i64) -> aws_sdk_s3::Client {
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .endpoint_url(&self.s3_endpoint)
+            .force_path_style(true)
+            .credentials_provider(credentials)
+            .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
+            .time_source(aws_smithy_async::time::SharedTimeSource::new(ShiftedClock(
+                offset_seconds,
+            )))
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
     }
 
     /// The root credentials of the default account.

@@ -14,6 +14,8 @@ use serde::Deserialize;
 pub const DEFAULT_DATA_DIR: &str = "./mayfly-data";
 /// The default API listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7400";
+/// The default S3 gateway listen address.
+pub const DEFAULT_S3_LISTEN: &str = "127.0.0.1:7401";
 /// The default account.
 pub const DEFAULT_ACCOUNT_ID: &str = "000000000000";
 /// The default request body cap (1 MiB).
@@ -76,6 +78,31 @@ pub struct ServeArgs {
     /// (an unknown `kid` triggers a refetch) [default: 10].
     #[arg(long, env = "MAYFLY_OIDC_MIN_REFETCH_SECONDS")]
     oidc_min_refetch_seconds: Option<u64>,
+    /// S3 gateway listen address (built-in store under the data directory)
+    /// [default: 127.0.0.1:7401]; TLS as the API listener.
+    #[arg(long, env = "MAYFLY_S3_LISTEN")]
+    s3_listen: Option<SocketAddr>,
+    /// Domain for virtual-host-style S3 addressing: `BUCKET.DOMAIN` names
+    /// the bucket [default: path-style only].
+    #[arg(long, env = "MAYFLY_S3_DOMAIN")]
+    s3_domain: Option<String>,
+    /// Upstream mode: forward verified, authorized S3 requests to this
+    /// S3-compatible endpoint (path-style) instead of the built-in store.
+    #[arg(long, env = "MAYFLY_S3_UPSTREAM", requires_all = ["s3_upstream_access_key_id", "s3_upstream_secret_access_key"])]
+    s3_upstream: Option<String>,
+    /// The access key id Mayfly signs upstream requests with.
+    #[arg(long, env = "MAYFLY_S3_UPSTREAM_ACCESS_KEY_ID")]
+    s3_upstream_access_key_id: Option<String>,
+    /// Its secret (prefer the environment variable to the flag).
+    #[arg(
+        long,
+        env = "MAYFLY_S3_UPSTREAM_SECRET_ACCESS_KEY",
+        hide_env_values = true
+    )]
+    s3_upstream_secret_access_key: Option<String>,
+    /// The region upstream requests are signed for [default: us-east-1].
+    #[arg(long, env = "MAYFLY_S3_UPSTREAM_REGION")]
+    s3_upstream_region: Option<String>,
 }
 
 /// The config file: the same settings as the flags; unknown keys are errors.
@@ -93,6 +120,8 @@ struct ConfigFile {
     log_format: Option<String>,
     allow_http_issuer: Option<bool>,
     oidc_min_refetch_seconds: Option<u64>,
+    s3_listen: Option<SocketAddr>,
+    s3_domain: Option<String>,
 }
 
 /// The root key from `MAYFLY_ROOT_ACCESS_KEY_ID` / `MAYFLY_ROOT_SECRET_ACCESS_KEY`.
@@ -133,6 +162,12 @@ pub struct Settings {
     pub allow_http_issuer: bool,
     /// Least time between two fetches of one OIDC issuer's keys.
     pub oidc_min_refetch: std::time::Duration,
+    /// The S3 gateway listen address.
+    pub s3_listen: SocketAddr,
+    /// The virtual-host-style S3 domain.
+    pub s3_domain: Option<String>,
+    /// Upstream mode: endpoint, access key id, secret, region.
+    pub s3_upstream: Option<(String, String, SecretKey, String)>,
 }
 
 impl ServeArgs {
@@ -157,6 +192,35 @@ impl ServeArgs {
                 "refusing to serve plain HTTP on non-loopback address {listen}: credentials would cross the network in the clear; give --tls-cert and --tls-key, or --insecure-http to accept the risk"
             );
         }
+        let s3_listen = match self.s3_listen.or(file.s3_listen) {
+            Some(addr) => addr,
+            None => DEFAULT_S3_LISTEN
+                .parse()
+                .context("default s3 listen address")?,
+        };
+        if tls_cert.is_none() && !s3_listen.ip().is_loopback() && !insecure_http {
+            bail!(
+                "refusing to serve plain HTTP on non-loopback s3 address {s3_listen}: credentials would cross the network in the clear; give --tls-cert and --tls-key, or --insecure-http to accept the risk"
+            );
+        }
+        let s3_domain = self.s3_domain.or(file.s3_domain);
+        let s3_upstream = match (
+            self.s3_upstream,
+            self.s3_upstream_access_key_id,
+            self.s3_upstream_secret_access_key,
+        ) {
+            (Some(url), Some(id), Some(secret)) => Some((
+                url,
+                id,
+                SecretKey::new(secret),
+                self.s3_upstream_region
+                    .unwrap_or_else(|| "us-east-1".to_owned()),
+            )),
+            (None, _, _) => None,
+            _ => bail!(
+                "--s3-upstream needs --s3-upstream-access-key-id and --s3-upstream-secret-access-key"
+            ),
+        };
         let account_id = self
             .account_id
             .or(file.account_id)
@@ -201,6 +265,9 @@ impl ServeArgs {
                     .or(file.oidc_min_refetch_seconds)
                     .unwrap_or(10),
             ),
+            s3_listen,
+            s3_domain,
+            s3_upstream,
         })
     }
 }

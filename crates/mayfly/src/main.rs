@@ -286,6 +286,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         (Some(cert), Some(key)) => Some(mayfly_server::load_tls_config(cert, key)?),
         _ => None,
     };
+    let tls_for_s3 = tls.clone();
     let listener = mayfly_server::Listener::bind(
         settings.listen,
         tls,
@@ -295,10 +296,48 @@ async fn serve(args: ServeArgs) -> Result<()> {
         },
     )
     .await?;
+    let s3_listener = mayfly_server::StreamingListener::bind(
+        settings.s3_listen,
+        tls_for_s3,
+        mayfly_server::ListenerConfig::default(),
+    )
+    .await?;
+    let s3_addr = s3_listener
+        .local_addr()
+        .context("reading the bound s3 address")?;
+    let s3_scheme = if s3_listener.is_tls() {
+        "https"
+    } else {
+        "http"
+    };
+    let s3_gateway = Arc::new(
+        mayfly_s3::S3Gateway::open(
+            Arc::clone(&core),
+            &settings.data_dir,
+            mayfly_s3::S3Config {
+                domain: settings.s3_domain.clone(),
+                upstream: match &settings.s3_upstream {
+                    Some((url, id, secret, region)) => Some(mayfly_s3::UpstreamConfig {
+                        endpoint: url
+                            .parse()
+                            .with_context(|| format!("--s3-upstream `{url}` is not a URL"))?,
+                        access_key_id: id.clone(),
+                        secret_access_key: secret.as_str().to_owned(),
+                        region: region.clone(),
+                    }),
+                    None => None,
+                },
+                ..mayfly_s3::S3Config::default()
+            },
+        )
+        .await
+        .context("opening the s3 store")?,
+    );
     let addr = listener.local_addr().context("reading the bound address")?;
     let scheme = if listener.is_tls() { "https" } else { "http" };
     tracing::info!(
         api = %format!("{scheme}://{addr}"),
+        s3 = %format!("{s3_scheme}://{s3_addr}"),
         data_dir = %settings.data_dir.display(),
         startup_ms = started.elapsed().as_millis(),
         "mayfly is ready"
@@ -306,6 +345,15 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let shutdown = shutdown_signal()?;
     // One machine-readable line for scripts and tests that listen on port 0.
     println!("mayfly listening api={scheme}://{addr}");
+    println!("mayfly listening s3={s3_scheme}://{s3_addr}");
+    let (s3_stop, s3_stopped) = tokio::sync::oneshot::channel::<()>();
+    let s3_task = tokio::spawn(mayfly_server::serve_streaming(
+        s3_listener,
+        s3_gateway,
+        async move {
+            let _ = s3_stopped.await;
+        },
+    ));
 
     mayfly_server::serve(
         listener,
@@ -313,6 +361,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
         shutdown,
     )
     .await?;
+    let _ = s3_stop.send(());
+    if let Ok(Err(error)) = s3_task.await {
+        tracing::warn!(%error, "the s3 listener stopped with an error");
+    }
     refresher.abort();
     tracing::info!("mayfly stopped");
     Ok(())

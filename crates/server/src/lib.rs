@@ -9,8 +9,10 @@
 mod api;
 pub mod jwks;
 mod listener;
+mod s3_listener;
 mod tls;
 
 pub use api::{ApiFrontEnd, ConstantOk};
 pub use listener::{Connection, Listener, ListenerConfig, RequestHandler, ServeError, serve};
+pub use s3_listener::{StreamingBody, StreamingHandler, StreamingListener, serve_streaming};
 pub use tls::{TlsError, load_tls_config};
