@@ -314,3 +314,45 @@ async fn saml_providers_are_managed_through_iam() -> Result<()> {
     assert_eq!(error_code(&missing).as_deref(), Some("NoSuchEntity"));
     Ok(())
 }
+
+#[tokio::test]
+async fn the_accepted_audiences_are_set_with_saml_audience() -> Result<()> {
+    // Only another service's audience: the AWS-addressed assertion is refused.
+    let server = Server::start_with(mayfly_e2e::ServerOptions {
+        args: vec![
+            "--saml-audience".into(),
+            "https://sp.example.test/saml".into(),
+        ],
+        ..Default::default()
+    })?;
+    provider_and_role(&server).await?;
+    let error = server
+        .sts(server.root())
+        .assume_role_with_saml()
+        .role_arn(role_arn())
+        .principal_arn(provider_arn())
+        .saml_assertion(assertion("e2e-response.xml"))
+        .send()
+        .await
+        .expect_err("an audience outside --saml-audience must be refused");
+    assert_eq!(error_code(&error).as_deref(), Some("InvalidIdentityToken"));
+
+    // Both audiences listed (the env form, comma-separated): accepted.
+    let server = Server::start_with(mayfly_e2e::ServerOptions {
+        env: vec![(
+            "MAYFLY_SAML_AUDIENCES".into(),
+            "https://sp.example.test/saml,https://signin.aws.amazon.com/saml".into(),
+        )],
+        ..Default::default()
+    })?;
+    provider_and_role(&server).await?;
+    server
+        .sts(server.root())
+        .assume_role_with_saml()
+        .role_arn(role_arn())
+        .principal_arn(provider_arn())
+        .saml_assertion(assertion("e2e-response.xml"))
+        .send()
+        .await?;
+    Ok(())
+}

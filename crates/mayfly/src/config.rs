@@ -78,6 +78,30 @@ pub struct ServeArgs {
     /// (an unknown `kid` triggers a refetch) [default: 10].
     #[arg(long, env = "MAYFLY_OIDC_MIN_REFETCH_SECONDS")]
     oidc_min_refetch_seconds: Option<u64>,
+    /// An `Audience` SAML assertions may name (repeatable; replaces the
+    /// default `https://signin.aws.amazon.com/saml`).
+    #[arg(
+        long = "saml-audience",
+        env = "MAYFLY_SAML_AUDIENCES",
+        value_delimiter = ','
+    )]
+    saml_audiences: Vec<String>,
+    /// A `Recipient`/`Destination` SAML responses may name (repeatable;
+    /// replaces the default AWS sign-in endpoints).
+    #[arg(
+        long = "saml-recipient",
+        env = "MAYFLY_SAML_RECIPIENTS",
+        value_delimiter = ','
+    )]
+    saml_recipients: Vec<String>,
+    /// A SAML provider ARN whose responses may use SHA-1 (repeatable; SHA-1
+    /// is refused for every other provider).
+    #[arg(
+        long = "saml-sha1-provider",
+        env = "MAYFLY_SAML_SHA1_PROVIDERS",
+        value_delimiter = ','
+    )]
+    saml_sha1_providers: Vec<String>,
     /// S3 gateway listen address (built-in store under the data directory)
     /// [default: 127.0.0.1:7401]; TLS as the API listener.
     #[arg(long, env = "MAYFLY_S3_LISTEN")]
@@ -120,6 +144,9 @@ struct ConfigFile {
     log_format: Option<String>,
     allow_http_issuer: Option<bool>,
     oidc_min_refetch_seconds: Option<u64>,
+    saml_audiences: Option<Vec<String>>,
+    saml_recipients: Option<Vec<String>>,
+    saml_sha1_providers: Option<Vec<String>>,
     s3_listen: Option<SocketAddr>,
     s3_domain: Option<String>,
 }
@@ -162,6 +189,8 @@ pub struct Settings {
     pub allow_http_issuer: bool,
     /// Least time between two fetches of one OIDC issuer's keys.
     pub oidc_min_refetch: std::time::Duration,
+    /// AssumeRoleWithSAML: accepted audiences and recipients, SHA-1 opt-ins.
+    pub saml: mayfly_core::SamlSettings,
     /// The S3 gateway listen address.
     pub s3_listen: SocketAddr,
     /// The virtual-host-style S3 domain.
@@ -265,10 +294,34 @@ impl ServeArgs {
                     .or(file.oidc_min_refetch_seconds)
                     .unwrap_or(10),
             ),
+            saml: saml_settings(
+                non_empty(self.saml_audiences).or(file.saml_audiences),
+                non_empty(self.saml_recipients).or(file.saml_recipients),
+                non_empty(self.saml_sha1_providers).or(file.saml_sha1_providers),
+            ),
             s3_listen,
             s3_domain,
             s3_upstream,
         })
+    }
+}
+
+/// `Some(list)` unless `list` is empty (a repeatable flag not given).
+fn non_empty(list: Vec<String>) -> Option<Vec<String>> {
+    (!list.is_empty()).then_some(list)
+}
+
+/// The SAML settings: each list given replaces its default.
+fn saml_settings(
+    audiences: Option<Vec<String>>,
+    recipients: Option<Vec<String>>,
+    sha1_providers: Option<Vec<String>>,
+) -> mayfly_core::SamlSettings {
+    let defaults = mayfly_core::SamlSettings::default();
+    mayfly_core::SamlSettings {
+        audiences: audiences.unwrap_or(defaults.audiences),
+        recipients: recipients.unwrap_or(defaults.recipients),
+        sha1_providers: sha1_providers.unwrap_or(defaults.sha1_providers),
     }
 }
 

@@ -274,6 +274,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
             mayfly_core::CoreConfig {
                 regions: settings.regions.clone(),
                 allow_http_issuer: settings.allow_http_issuer,
+                saml: settings.saml.clone(),
                 ..mayfly_core::CoreConfig::default()
             },
         )
