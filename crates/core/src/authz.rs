@@ -251,6 +251,29 @@ fn header(ctx: &ActionContext<'_>, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The keys every request carries whoever sent it: where from, over what,
+/// and when (policy-evaluation.md 10.1). Also for unsigned and anonymous
+/// requests.
+fn request_context(
+    ctx: &ActionContext<'_>,
+    principal: PrincipalInfo,
+    action: &str,
+    resource: &str,
+) -> ContextBuilder {
+    let mut rc = ContextBuilder::new(principal, action, resource);
+    rc.set("aws:SourceIp", ctx.request.source_ip.to_string());
+    rc.set(
+        "aws:SecureTransport",
+        ctx.request.secure_transport.to_string(),
+    );
+    rc.set("aws:CurrentTime", mayfly_wire::iso8601(ctx.now));
+    rc.set("aws:EpochTime", ctx.core.clock.unix_now().to_string());
+    if let Some(agent) = header(ctx, "user-agent") {
+        rc.set("aws:UserAgent", agent);
+    }
+    rc
+}
+
 /// The global keys every request carries (policy-evaluation.md 10.1).
 fn global_context(
     ctx: &ActionContext<'_>,
@@ -258,7 +281,7 @@ fn global_context(
     action: &str,
     resource: &str,
 ) -> ContextBuilder {
-    let mut rc = ContextBuilder::new(principal_info(caller), action, resource);
+    let mut rc = request_context(ctx, principal_info(caller), action, resource);
     let now = ctx.core.clock.unix_now();
     rc.set("aws:PrincipalArn", caller.principal_arn());
     rc.set("aws:PrincipalAccount", caller.account_id.clone());
@@ -267,17 +290,7 @@ fn global_context(
     if let Some(name) = caller.user_name() {
         rc.set("aws:username", name.to_owned());
     }
-    rc.set("aws:SourceIp", ctx.request.source_ip.to_string());
-    rc.set(
-        "aws:SecureTransport",
-        ctx.request.secure_transport.to_string(),
-    );
-    rc.set("aws:CurrentTime", mayfly_wire::iso8601(ctx.now));
-    rc.set("aws:EpochTime", now.to_string());
     rc.set("aws:RequestedRegion", caller.region.clone());
-    if let Some(agent) = header(ctx, "user-agent") {
-        rc.set("aws:UserAgent", agent);
-    }
     rc.set("aws:ViaAWSService", "false");
     rc.set("aws:PrincipalIsAWSService", "false");
     let view = &ctx.view;
@@ -540,18 +553,12 @@ pub(crate) fn authorize_federated(
     let trust = view
         .trust_policy(&role.assume_role_policy)
         .ok_or_else(denied)?;
-    let mut rc = ContextBuilder::new(
+    let mut rc = request_context(
+        ctx,
         PrincipalInfo::web_identity(request.provider_arn),
         action,
         request.role_arn,
     );
-    rc.set("aws:SourceIp", ctx.request.source_ip.to_string());
-    rc.set(
-        "aws:SecureTransport",
-        ctx.request.secure_transport.to_string(),
-    );
-    rc.set("aws:CurrentTime", mayfly_wire::iso8601(ctx.now));
-    rc.set("aws:EpochTime", ctx.core.clock.unix_now().to_string());
     rc.set("aws:FederatedProvider", request.provider_arn.to_owned());
     rc.set("sts:RoleSessionName", request.session_name.to_owned());
     if let Some(si) = request.source_identity {
@@ -699,17 +706,7 @@ pub(crate) fn evaluate_with_resource_policy(
 ) -> Decision {
     let mut rc = match caller {
         Some(caller) => global_context(ctx, caller, action, resource),
-        None => {
-            let mut rc = ContextBuilder::new(PrincipalInfo::anonymous(), action, resource);
-            rc.set("aws:SourceIp", ctx.request.source_ip.to_string());
-            rc.set(
-                "aws:SecureTransport",
-                ctx.request.secure_transport.to_string(),
-            );
-            rc.set("aws:CurrentTime", mayfly_wire::iso8601(ctx.now));
-            rc.set("aws:EpochTime", ctx.core.clock.unix_now().to_string());
-            rc
-        }
+        None => request_context(ctx, PrincipalInfo::anonymous(), action, resource),
     };
     extra(&mut rc);
     let docs = caller
