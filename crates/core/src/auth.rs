@@ -114,6 +114,7 @@ pub(crate) async fn authenticate(ctx: &ActionContext<'_>) -> Result<(Caller, Ser
     let service = match auth.scope().service() {
         "sts" => Service::Sts,
         "iam" => Service::Iam,
+        "rolesanywhere" => Service::RolesAnywhere,
         other => {
             return Err(AwsError::new(
                 "InvalidClientTokenId",

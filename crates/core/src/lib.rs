@@ -15,6 +15,7 @@ pub mod clock;
 mod gateway;
 mod iam;
 mod role_session;
+mod rolesanywhere;
 mod saml;
 mod session;
 mod sts;
@@ -91,10 +92,15 @@ pub struct ApiRequest<'a> {
 pub struct ApiResponse {
     /// HTTP status.
     pub status: u16,
-    /// The XML body.
+    /// The body: XML for the query protocol, JSON for REST-JSON services.
     pub body: String,
     /// Sent as `x-amzn-RequestId`.
     pub request_id: String,
+    /// `Content-Type` of `body`.
+    pub content_type: &'static str,
+    /// Sent as `x-amzn-ErrorType` (REST-JSON errors), where SDKs of JSON
+    /// services read the error code.
+    pub error_type: Option<String>,
 }
 
 /// Which query-protocol service a request is for.
@@ -102,6 +108,8 @@ pub struct ApiResponse {
 pub(crate) enum Service {
     Sts,
     Iam,
+    /// Roles Anywhere's admin API (REST-JSON, routed before the query protocol).
+    RolesAnywhere,
 }
 
 impl Service {
@@ -109,6 +117,7 @@ impl Service {
         match self {
             Service::Sts => mayfly_wire::STS_NAMESPACE,
             Service::Iam => mayfly_wire::IAM_NAMESPACE,
+            Service::RolesAnywhere => mayfly_wire::IAM_NAMESPACE,
         }
     }
 
@@ -116,6 +125,7 @@ impl Service {
         match self {
             Service::Sts => mayfly_wire::STS_VERSION,
             Service::Iam => mayfly_wire::IAM_VERSION,
+            Service::RolesAnywhere => "2018-05-10",
         }
     }
 
@@ -123,6 +133,7 @@ impl Service {
         match self {
             Service::Sts => "sts",
             Service::Iam => "iam",
+            Service::RolesAnywhere => "rolesanywhere",
         }
     }
 }
@@ -162,6 +173,8 @@ pub struct Core {
     pub(crate) oidc_keys: Arc<dyn OidcKeySource>,
     /// AssumeRoleWithSAML: parsed metadata and this node's assertion uses.
     pub(crate) saml: saml::SamlState,
+    /// Roles Anywhere trust anchors, profiles and CRLs.
+    pub(crate) rolesanywhere: rolesanywhere::State,
 }
 
 impl Core {
@@ -193,6 +206,7 @@ impl Core {
             write_lock: tokio::sync::Mutex::new(()),
             oidc_keys: Arc::new(NoOidcKeySource),
             saml: saml::SamlState::default(),
+            rolesanywhere: rolesanywhere::State::default(),
         })
     }
 
@@ -290,11 +304,16 @@ impl Core {
             status: error.status,
             body: mayfly_wire::error_xml(Service::Sts.namespace(), &error, &request_id),
             request_id,
+            content_type: "text/xml",
+            error_type: None,
         }
     }
 
     /// Serve one query-protocol (STS or IAM) request.
     pub async fn handle(&self, request: ApiRequest<'_>) -> ApiResponse {
+        if rolesanywhere::is_rolesanywhere(&request) {
+            return rolesanywhere::handle(self, request).await;
+        }
         let now = self.clock.now();
         let request_id = self.request_id();
         let view = self.view.load_full();
@@ -352,6 +371,8 @@ impl Core {
             status,
             body,
             request_id,
+            content_type: "text/xml",
+            error_type: None,
         }
     }
 
@@ -426,6 +447,11 @@ impl Core {
         match *service {
             Service::Sts => sts::dispatch(ctx, &action, &mut params).await,
             Service::Iam => iam::dispatch(ctx, &action, &mut params).await,
+            Service::RolesAnywhere => Err(AwsError::new(
+                "InvalidAction",
+                400,
+                "Roles Anywhere is served over REST-JSON paths, not the query protocol",
+            )),
         }
     }
 

@@ -7,3 +7,4 @@
 
 pub mod oidc;
 pub mod saml;
+pub mod x509;

@@ -1,6 +1,8 @@
 //! `mayfly`: the server (`mayfly serve`) and its admin commands.
 
+mod agent;
 mod config;
+mod credential_process;
 mod data_dir;
 mod simulate;
 
@@ -29,6 +31,11 @@ struct Cli {
 enum Command {
     /// Run the server: STS and IAM on the API listener.
     Serve(Box<ServeArgs>),
+    /// Roles Anywhere signing helper: print credential_process JSON.
+    CredentialProcess(Box<credential_process::CredentialProcessArgs>),
+    /// Keep a workload's credentials fresh and serve them over IMDSv2 and
+    /// the container credentials endpoint.
+    Agent(Box<agent::AgentArgs>),
     /// Manage accounts.
     Account {
         #[command(subcommand)]
@@ -127,6 +134,8 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve(args) => serve(*args).await,
+        Command::CredentialProcess(args) => credential_process::run(*args).await,
+        Command::Agent(args) => agent::run(*args).await,
         Command::Account {
             command: AccountCommand::Create { id, store },
         } => {

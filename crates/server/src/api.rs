@@ -47,25 +47,28 @@ impl RequestHandler for ApiFrontEnd {
             source_ip: connection.peer.ip(),
             secure_transport: connection.secure,
         };
-        xml(self.core.handle(api_request).await)
+        to_http(self.core.handle(api_request).await)
     }
 
     fn body_too_large(&self, limit: usize) -> Response<Full<Bytes>> {
-        xml(self.core.body_too_large(limit))
+        to_http(self.core.body_too_large(limit))
     }
 }
 
-fn xml(api: ApiResponse) -> Response<Full<Bytes>> {
+fn to_http(api: ApiResponse) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(api.body)));
     *response.status_mut() =
         StatusCode::from_u16(api.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = response.headers_mut();
     headers.insert(
         http::header::CONTENT_TYPE,
-        HeaderValue::from_static("text/xml"),
+        HeaderValue::from_static(api.content_type),
     );
     if let Ok(id) = HeaderValue::from_str(&api.request_id) {
         headers.insert("x-amzn-requestid", id);
+    }
+    if let Some(Ok(error_type)) = api.error_type.as_deref().map(HeaderValue::from_str) {
+        headers.insert("x-amzn-errortype", error_type);
     }
     response
 }

@@ -33,6 +33,7 @@ mod request;
 mod scope;
 mod sign;
 mod timestamp;
+pub mod x509;
 
 #[cfg(test)]
 mod tests;

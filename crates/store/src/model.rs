@@ -664,6 +664,163 @@ impl Entity for Revocation {
     }
 }
 
+/// The ARN of a Roles Anywhere object: `arn:aws:rolesanywhere:{region}:{account}:{kind}/{id}`.
+pub fn rolesanywhere_arn(region: &str, account_id: &str, kind: &str, id: &str) -> String {
+    format!("arn:{PARTITION}:rolesanywhere:{region}:{account_id}:{kind}/{id}")
+}
+
+/// A Roles Anywhere trust anchor (roles-anywhere.md 1). Stored under
+/// `{account}/{id}`; not indexed by the snapshot (the Roles Anywhere front
+/// end loads its own kinds).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RaTrustAnchor {
+    /// Owning account.
+    pub account_id: String,
+    /// The region of its ARN.
+    pub region: String,
+    /// The UUID.
+    pub id: String,
+    /// `[ a-zA-Z0-9-_]*`, 1–255.
+    pub name: String,
+    /// `CERTIFICATE_BUNDLE` (the only type served) or `AWS_ACM_PCA`.
+    pub source_type: String,
+    /// PEM bundle (`x509CertificateData`) or the ACM PCA ARN.
+    pub source_data: String,
+    /// Whether sessions may chain to it.
+    pub enabled: bool,
+    /// `notificationSettings` as given (JSON array).
+    #[serde(default)]
+    pub notification_settings: Vec<serde_json::Value>,
+    /// Unix milliseconds.
+    pub created_at: u64,
+    /// Unix milliseconds.
+    pub updated_at: u64,
+    /// Tags.
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
+impl RaTrustAnchor {
+    /// Its ARN.
+    pub fn arn(&self) -> String {
+        rolesanywhere_arn(&self.region, &self.account_id, "trust-anchor", &self.id)
+    }
+}
+
+impl Entity for RaTrustAnchor {
+    const KIND: &'static str = "ra_trust_anchor";
+    fn key(&self) -> String {
+        format!("{}/{}", self.account_id, self.id)
+    }
+}
+
+/// One attribute mapping of a Roles Anywhere profile (roles-anywhere.md 1.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RaAttributeMapping {
+    /// `x509Subject`, `x509Issuer` or `x509SAN`.
+    pub certificate_field: String,
+    /// The rules' specifiers.
+    pub specifiers: Vec<String>,
+}
+
+/// A Roles Anywhere profile (roles-anywhere.md 1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RaProfile {
+    /// Owning account.
+    pub account_id: String,
+    /// The region of its ARN.
+    pub region: String,
+    /// The UUID.
+    pub id: String,
+    /// The name.
+    pub name: String,
+    /// Roles sessions may assume.
+    pub role_arns: Vec<String>,
+    /// Managed session policies.
+    #[serde(default)]
+    pub managed_policy_arns: Vec<String>,
+    /// Inline session policy.
+    #[serde(default)]
+    pub session_policy: Option<String>,
+    /// 900–43200.
+    pub duration_seconds: u32,
+    /// Reserved by AWS.
+    #[serde(default)]
+    pub require_instance_properties: bool,
+    /// Whether CreateSession may set `roleSessionName`.
+    #[serde(default)]
+    pub accept_role_session_name: bool,
+    /// Certificate field to session tag mappings.
+    #[serde(default)]
+    pub attribute_mappings: Vec<RaAttributeMapping>,
+    /// Whether sessions may use it.
+    pub enabled: bool,
+    /// The creator's ARN.
+    pub created_by: String,
+    /// Unix milliseconds.
+    pub created_at: u64,
+    /// Unix milliseconds.
+    pub updated_at: u64,
+    /// Tags.
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
+impl RaProfile {
+    /// Its ARN.
+    pub fn arn(&self) -> String {
+        rolesanywhere_arn(&self.region, &self.account_id, "profile", &self.id)
+    }
+}
+
+impl Entity for RaProfile {
+    const KIND: &'static str = "ra_profile";
+    fn key(&self) -> String {
+        format!("{}/{}", self.account_id, self.id)
+    }
+}
+
+/// A CRL imported for a trust anchor (roles-anywhere.md 1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RaCrl {
+    /// Owning account.
+    pub account_id: String,
+    /// The region of its ARN.
+    pub region: String,
+    /// The UUID.
+    pub id: String,
+    /// The name.
+    pub name: String,
+    /// The bytes as imported (PEM or DER), base64 in the stored JSON.
+    #[serde(with = "sealed_bytes")]
+    pub crl_data: Vec<u8>,
+    /// The trust anchor it applies to.
+    pub trust_anchor_arn: String,
+    /// Whether CreateSession consults it.
+    pub enabled: bool,
+    /// Unix milliseconds.
+    pub created_at: u64,
+    /// Unix milliseconds.
+    pub updated_at: u64,
+    /// Tags.
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
+impl RaCrl {
+    /// Its ARN.
+    pub fn arn(&self) -> String {
+        rolesanywhere_arn(&self.region, &self.account_id, "crl", &self.id)
+    }
+}
+
+impl Entity for RaCrl {
+    const KIND: &'static str = "ra_crl";
+    fn key(&self) -> String {
+        format!("{}/{}", self.account_id, self.id)
+    }
+}
+
 /// Prints `<redacted N bytes>` in place of sealed material.
 struct Redacted(usize);
 

@@ -3,4 +3,5 @@
 //! implementations agree.
 
 pub mod jwt;
+pub mod pki;
 pub mod saml;
