@@ -84,7 +84,14 @@ fn a_generated_root_key_is_written_owner_only_and_never_logged() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
     let mut child = Command::new(mayfly_binary()?)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--s3-listen",
+            "127.0.0.1:0",
+        ])
+        .arg("--data-dir")
         .arg(&data)
         .env("MAYFLY_LOG", "info")
         .stdin(Stdio::null())
