@@ -4,6 +4,7 @@ mod agent;
 mod config;
 mod credential_process;
 mod data_dir;
+mod presign;
 mod simulate;
 
 use std::process::ExitCode;
@@ -36,6 +37,9 @@ enum Command {
     /// Keep a workload's credentials fresh and serve them over IMDSv2 and
     /// the container credentials endpoint.
     Agent(Box<agent::AgentArgs>),
+    /// Print a presigned S3 URL (GET or PUT) for the gateway, signed with
+    /// the credentials an AWS SDK would find.
+    Presign(Box<presign::PresignArgs>),
     /// Manage accounts.
     Account {
         #[command(subcommand)]
@@ -136,6 +140,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Serve(args) => serve(*args).await,
         Command::CredentialProcess(args) => credential_process::run(*args).await,
         Command::Agent(args) => agent::run(*args).await,
+        Command::Presign(args) => presign::run(*args),
         Command::Account {
             command: AccountCommand::Create { id, store },
         } => {
