@@ -33,6 +33,9 @@ impl RequestHandler for ApiFrontEnd {
         if parts.uri.path() == "/healthz" && parts.method == http::Method::GET {
             return plain(StatusCode::OK, "ok");
         }
+        if parts.uri.path() == "/authorize" {
+            return crate::authorize::handle(&self.core, &parts, &body, connection);
+        }
         let headers: Vec<(&str, &[u8])> = parts
             .headers
             .iter()

@@ -7,6 +7,7 @@
 //! used) that the request context needs.
 
 mod api;
+mod authorize;
 pub mod jwks;
 mod listener;
 mod s3_listener;
