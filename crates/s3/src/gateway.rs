@@ -722,13 +722,13 @@ impl S3Gateway {
     }
 
     async fn load_bucket(&self, name: &str) -> Result<Bucket, S3Error> {
-        let meta = self
+        let (meta, policy_text) = self
             .store
-            .bucket(name)
+            .bucket_and_policy(name)
             .await
             .map_err(store_error)?
             .ok_or_else(|| S3Error::no_such_bucket(name))?;
-        let policy = match self.store.policy(name).await.map_err(store_error)? {
+        let policy = match policy_text {
             Some(text) => match Policy::parse(&text, PolicyKind::Resource) {
                 Ok(policy) => Some(policy),
                 Err(error) => {

@@ -254,6 +254,34 @@ impl BuiltinStore {
         }
     }
 
+    /// A bucket's metadata and policy text, read in one blocking call (every
+    /// request loads both); `None` when the bucket does not exist.
+    pub async fn bucket_and_policy(
+        &self,
+        bucket: &str,
+    ) -> Result<Option<(BucketMeta, Option<String>)>, StoreError> {
+        if !valid_bucket_name(bucket) {
+            return Ok(None);
+        }
+        let dir = self.bucket_dir(bucket);
+        tokio::task::spawn_blocking(move || {
+            let meta = match std::fs::read(dir.join("bucket.json")) {
+                Ok(bytes) => serde_json::from_slice::<BucketMeta>(&bytes)
+                    .map_err(|_| StoreError::Corrupt("bucket meta"))?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(StoreError::from(e)),
+            };
+            let policy = match std::fs::read_to_string(dir.join("policy.json")) {
+                Ok(text) => Some(text),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => return Err(StoreError::from(e)),
+            };
+            Ok(Some((meta, policy)))
+        })
+        .await
+        .map_err(|_| StoreError::Io(std::io::Error::other("blocking read task failed")))?
+    }
+
     /// Every bucket, by name.
     pub async fn list_buckets(&self) -> Result<Vec<(String, BucketMeta)>, StoreError> {
         let mut out = Vec::new();
@@ -366,29 +394,36 @@ impl BuiltinStore {
 
     async fn read_meta(file: &mut tokio::fs::File) -> Result<ObjectMeta, StoreError> {
         let total = file.metadata().await?.len();
-        if total < FOOTER {
-            return Err(StoreError::Corrupt("object file too short"));
-        }
-        file.seek(SeekFrom::Start(total - FOOTER)).await?;
+        let footer_at = total
+            .checked_sub(FOOTER)
+            .ok_or(StoreError::Corrupt("object file too short"))?;
+        file.seek(SeekFrom::Start(footer_at)).await?;
         let mut footer = [0u8; FOOTER as usize];
         file.read_exact(&mut footer).await?;
-        if &footer[4..] != MAGIC {
-            return Err(StoreError::Corrupt("object file magic"));
-        }
-        let len = u32::from_be_bytes([footer[0], footer[1], footer[2], footer[3]]);
-        if len > MAX_META || u64::from(len) + FOOTER > total {
-            return Err(StoreError::Corrupt("object meta length"));
-        }
-        file.seek(SeekFrom::Start(total - FOOTER - u64::from(len)))
+        let len = meta_len(total, &footer)?;
+        file.seek(SeekFrom::Start(footer_at - u64::from(len)))
             .await?;
         let mut json = vec![0u8; len as usize];
         file.read_exact(&mut json).await?;
-        let meta: ObjectMeta =
-            serde_json::from_slice(&json).map_err(|_| StoreError::Corrupt("object meta"))?;
-        if meta.size + u64::from(len) + FOOTER != total {
-            return Err(StoreError::Corrupt("object size"));
-        }
-        Ok(meta)
+        parse_meta(total, len, &json)
+    }
+
+    /// [`Store::read_meta`] with blocking I/O, for one trip to the blocking
+    /// pool instead of one per file operation (the GET hot path).
+    fn read_meta_blocking(file: &mut std::fs::File) -> Result<ObjectMeta, StoreError> {
+        use std::io::{Read, Seek};
+        let total = file.metadata()?.len();
+        let footer_at = total
+            .checked_sub(FOOTER)
+            .ok_or(StoreError::Corrupt("object file too short"))?;
+        file.seek(SeekFrom::Start(footer_at))?;
+        let mut footer = [0u8; FOOTER as usize];
+        file.read_exact(&mut footer)?;
+        let len = meta_len(total, &footer)?;
+        file.seek(SeekFrom::Start(footer_at - u64::from(len)))?;
+        let mut json = vec![0u8; len as usize];
+        file.read_exact(&mut json)?;
+        parse_meta(total, len, &json)
     }
 
     /// Open `bucket/key` for reading; `None` when it does not exist.
@@ -401,16 +436,30 @@ impl BuiltinStore {
             .bucket_dir(bucket)
             .join("objects")
             .join(object_file_name(key));
-        let mut file = match tokio::fs::File::open(&path).await {
-            Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e.into()),
+        // Open and read the metadata in one blocking call: a GET is mostly
+        // these few small reads, and each async file operation would be its
+        // own round trip through the blocking pool.
+        let opened = tokio::task::spawn_blocking(move || {
+            let mut file = match std::fs::File::open(&path) {
+                Ok(file) => file,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(StoreError::from(e)),
+            };
+            let meta = Self::read_meta_blocking(&mut file)?;
+            Ok(Some((meta, file)))
+        })
+        .await
+        .map_err(|_| StoreError::Io(std::io::Error::other("blocking read task failed")))??;
+        let Some((meta, file)) = opened else {
+            return Ok(None);
         };
-        let meta = Self::read_meta(&mut file).await?;
         if meta.key != key {
             return Ok(None);
         }
-        Ok(Some(OpenObject { meta, file }))
+        Ok(Some(OpenObject {
+            meta,
+            file: tokio::fs::File::from_std(file),
+        }))
     }
 
     /// Delete `bucket/key` (no error when it does not exist, as S3).
@@ -609,6 +658,28 @@ impl BuiltinStore {
         out.sort_by(|a, b| a.key.as_bytes().cmp(b.key.as_bytes()));
         Ok(out)
     }
+}
+
+/// The metadata length a footer declares, checked against the file size.
+fn meta_len(total: u64, footer: &[u8; FOOTER as usize]) -> Result<u32, StoreError> {
+    if footer.get(4..) != Some(MAGIC.as_slice()) {
+        return Err(StoreError::Corrupt("object file magic"));
+    }
+    let len = u32::from_be_bytes([footer[0], footer[1], footer[2], footer[3]]);
+    if len > MAX_META || u64::from(len) + FOOTER > total {
+        return Err(StoreError::Corrupt("object meta length"));
+    }
+    Ok(len)
+}
+
+/// The metadata JSON of an object file of `total` bytes.
+fn parse_meta(total: u64, len: u32, json: &[u8]) -> Result<ObjectMeta, StoreError> {
+    let meta: ObjectMeta =
+        serde_json::from_slice(json).map_err(|_| StoreError::Corrupt("object meta"))?;
+    if meta.size + u64::from(len) + FOOTER != total {
+        return Err(StoreError::Corrupt("object size"));
+    }
+    Ok(meta)
 }
 
 #[cfg(test)]
