@@ -78,21 +78,6 @@ pub fn parse_rfc3339(text: &str) -> Option<SystemTime> {
     mayfly_sigv4::parse_amz_date(&format!("{compact}Z"))
 }
 
-/// Format as `YYYY-MM-DDTHH:MM:SSZ`.
-pub fn format_rfc3339(time: SystemTime) -> String {
-    let basic = mayfly_sigv4::format_amz_date(time);
-    let part = |a: usize, b: usize| basic.get(a..b).unwrap_or("00");
-    format!(
-        "{}-{}-{}T{}:{}:{}Z",
-        part(0, 4),
-        part(4, 6),
-        part(6, 8),
-        part(9, 11),
-        part(11, 13),
-        part(13, 15)
-    )
-}
-
 /// The Roles Anywhere source: the files are re-read on every fetch.
 #[derive(Debug, Clone)]
 pub struct RolesAnywhereSource {
@@ -219,7 +204,7 @@ mod tests {
     #[test]
     fn timestamps_round_trip() {
         let t = parse_rfc3339("2024-01-15T13:00:00Z").unwrap();
-        assert_eq!(format_rfc3339(t), "2024-01-15T13:00:00Z");
+        assert_eq!(mayfly_wire::iso8601(t), "2024-01-15T13:00:00Z");
         assert_eq!(parse_rfc3339("2024-01-15T13:00:00.123Z"), Some(t));
         assert_eq!(parse_rfc3339("2024-01-15T13:00:00+00:00"), None);
     }

@@ -22,7 +22,7 @@ use serde_json::{Map, Value};
 use subtle::ConstantTimeEq as _;
 use tokio::net::TcpListener;
 
-use crate::refresh::{Cached, CredentialCache, format_rfc3339};
+use crate::refresh::{Cached, CredentialCache};
 
 /// Most IMDS session tokens kept at once (the earliest-expiring goes first).
 const MAX_TOKENS: usize = 256;
@@ -76,7 +76,7 @@ fn document(served: &Served, cached: &Cached, extended: bool, container: bool) -
         map.insert("Code".into(), "Success".into());
         map.insert(
             "LastUpdated".into(),
-            format_rfc3339(cached.fetched_at).into(),
+            mayfly_wire::iso8601(cached.fetched_at).into(),
         );
         map.insert("Type".into(), "AWS-HMAC".into());
     }
@@ -85,7 +85,7 @@ fn document(served: &Served, cached: &Cached, extended: bool, container: bool) -
     map.insert("Token".into(), c.session_token.clone().into());
     map.insert(
         "Expiration".into(),
-        format_rfc3339(cached.expires_at).into(),
+        mayfly_wire::iso8601(cached.expires_at).into(),
     );
     if extended || container {
         map.insert("AccountId".into(), served.account_id().to_owned().into());
