@@ -141,8 +141,18 @@ pub(crate) async fn call(
 
 /// The static keys of `profile` in an AWS shared credentials file.
 pub fn profile_credentials(text: &str, profile: &str) -> Option<BaseCredentials> {
+    Some(BaseCredentials {
+        access_key_id: profile_value(text, profile, "aws_access_key_id")?,
+        secret_access_key: profile_value(text, profile, "aws_secret_access_key")?,
+        session_token: profile_value(text, profile, "aws_session_token"),
+    })
+}
+
+/// `key` of `profile` in an AWS credentials or config file (`[NAME]` or
+/// `[profile NAME]`); the last value wins, comments are skipped.
+pub fn profile_value(text: &str, profile: &str, key: &str) -> Option<String> {
     let mut in_section = false;
-    let (mut id, mut secret, mut token) = (None, None, None);
+    let mut found = None;
     for line in text.lines() {
         let line = line.trim();
         if line.starts_with('#') || line.starts_with(';') || line.is_empty() {
@@ -154,24 +164,14 @@ pub fn profile_credentials(text: &str, profile: &str) -> Option<BaseCredentials>
                 name == profile || name.strip_prefix("profile ").map(str::trim) == Some(profile);
             continue;
         }
-        if !in_section {
-            continue;
-        }
-        if let Some((key, value)) = line.split_once('=') {
-            let value = value.trim().to_owned();
-            match key.trim() {
-                "aws_access_key_id" => id = Some(value),
-                "aws_secret_access_key" => secret = Some(value),
-                "aws_session_token" => token = Some(value),
-                _ => {}
-            }
+        if in_section
+            && let Some((k, v)) = line.split_once('=')
+            && k.trim() == key
+        {
+            found = Some(v.trim().to_owned());
         }
     }
-    Some(BaseCredentials {
-        access_key_id: id?,
-        secret_access_key: secret?,
-        session_token: token,
-    })
+    found
 }
 
 /// `--source assume-role`: AssumeRole signed with a profile's keys.

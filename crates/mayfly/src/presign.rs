@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
+use mayfly_agent::sts_client::{profile_credentials, profile_value};
 use mayfly_sigv4::{
     Credentials, RequestParts, SignableBody, SigningParams, UriEncoding, presign, uri_encode,
 };
@@ -144,7 +145,7 @@ fn resolve_credentials(
     }
     let shared = read_optional(config_path("AWS_SHARED_CREDENTIALS_FILE", "credentials"))?;
     for text in [&shared, config] {
-        if let Some(found) = mayfly_agent::sts_client::profile_credentials(text, profile) {
+        if let Some(found) = profile_credentials(text, profile) {
             return Ok(FoundCredentials {
                 access_key_id: found.access_key_id,
                 secret_access_key: found.secret_access_key,
@@ -197,27 +198,6 @@ fn run_credential_process(command: &str) -> Result<FoundCredentials> {
         secret_access_key,
         session_token: field("SessionToken"),
     })
-}
-
-/// `key` of `profile` in an AWS config file (`[default]` or `[profile NAME]`).
-fn profile_value(text: &str, profile: &str, key: &str) -> Option<String> {
-    let mut in_section = false;
-    for line in text.lines() {
-        let line = line.trim();
-        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            let name = name.trim();
-            in_section =
-                name == profile || name.strip_prefix("profile ").map(str::trim) == Some(profile);
-            continue;
-        }
-        if in_section
-            && let Some((k, v)) = line.split_once('=')
-            && k.trim() == key
-        {
-            return Some(v.trim().to_owned());
-        }
-    }
-    None
 }
 
 fn env(name: &str) -> Option<String> {
