@@ -242,6 +242,8 @@ struct Bucket {
     name: String,
     meta: BucketMeta,
     policy: Option<Policy>,
+    /// The stored policy document as set (GetBucketPolicy answers it).
+    policy_text: Option<String>,
 }
 
 impl Call<'_> {
@@ -548,7 +550,7 @@ impl S3Gateway {
                             &bucket_arn(&bucket.name),
                             &[],
                         )?;
-                        match self.store.policy(&bucket.name).await.map_err(store_error)? {
+                        match bucket.policy_text {
                             Some(text) => {
                                 let mut response = Response::new(response::full(text));
                                 response.headers_mut().insert(
@@ -728,8 +730,8 @@ impl S3Gateway {
             .await
             .map_err(store_error)?
             .ok_or_else(|| S3Error::no_such_bucket(name))?;
-        let policy = match policy_text {
-            Some(text) => match Policy::parse(&text, PolicyKind::Resource) {
+        let policy = match &policy_text {
+            Some(text) => match Policy::parse(text, PolicyKind::Resource) {
                 Ok(policy) => Some(policy),
                 Err(error) => {
                     // Validated when set; a policy that no longer parses grants nothing.
@@ -743,6 +745,7 @@ impl S3Gateway {
             name: name.to_owned(),
             meta,
             policy,
+            policy_text,
         })
     }
 

@@ -315,15 +315,6 @@ impl BuiltinStore {
         Ok(())
     }
 
-    /// The bucket policy text.
-    pub async fn policy(&self, bucket: &str) -> Result<Option<String>, StoreError> {
-        match tokio::fs::read_to_string(self.bucket_dir(bucket).join("policy.json")).await {
-            Ok(text) => Ok(Some(text)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e.into()),
-        }
-    }
-
     /// Set the bucket policy.
     pub async fn put_policy(&self, bucket: &str, text: &str) -> Result<(), StoreError> {
         self.write_atomic(
