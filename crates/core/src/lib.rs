@@ -456,8 +456,9 @@ impl Core {
     }
 
     /// A request id in AWS's UUID shape: a random per-process prefix and a
-    /// counter, so ids are unique without a random draw per request.
-    fn request_id(&self) -> String {
+    /// counter, so ids are unique without a random draw per request. Front
+    /// ends outside the core (the authorizer) use it for their answers.
+    pub fn request_id(&self) -> String {
         const DIGITS: &[u8; 16] = b"0123456789abcdef";
         let n = self.request_counter.fetch_add(1, Ordering::Relaxed);
         let mut bytes = [0u8; 16];

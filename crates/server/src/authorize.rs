@@ -24,7 +24,7 @@
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode};
 use http_body_util::Full;
-use mayfly_core::{Core, GatewayRequest, ResourcePolicy};
+use mayfly_core::{Core, GatewayAudit, GatewayRequest, Principal, ResourcePolicy};
 use mayfly_sigv4::{Payload, UriEncoding};
 use serde::Deserialize;
 
@@ -80,6 +80,8 @@ pub(crate) fn handle(
     body: &[u8],
     connection: Connection,
 ) -> Response<Full<Bytes>> {
+    let time = core.gateway_now();
+    let request_id = core.request_id();
     let nginx = parts.headers.contains_key("x-original-uri");
     let question = if nginx {
         from_nginx(parts)
@@ -90,12 +92,38 @@ pub(crate) fn handle(
             "POST a JSON document, or use the nginx auth_request headers",
         ))
     };
-    let outcome = question.and_then(|question| decide(core, &question, connection));
-    if nginx {
+    let mut principal = None;
+    let mut parameters = Vec::new();
+    let outcome = question.and_then(|question| {
+        // The checked action and resource and the request line without its
+        // query (which may carry a presigned signature or session token).
+        parameters = vec![
+            ("action".to_owned(), question.action.clone()),
+            ("resource".to_owned(), question.resource.clone()),
+            ("method".to_owned(), question.method.clone()),
+            ("path".to_owned(), question.path.clone()),
+        ];
+        decide(core, &question, connection, &mut principal)
+    });
+    core.audit_gateway(GatewayAudit {
+        time,
+        request_id: &request_id,
+        service: "authorize",
+        action: "Authorize",
+        principal: principal.as_ref(),
+        source_ip: connection.peer.ip(),
+        parameters,
+        error_code: outcome.as_ref().err().map(|refusal| refusal.code),
+    });
+    let mut response = if nginx {
         nginx_answer(outcome)
     } else {
         json_answer(outcome)
+    };
+    if let Ok(id) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-amzn-requestid", id);
     }
+    response
 }
 
 /// The principal an allowed request was made by.
@@ -105,7 +133,14 @@ struct Allowed {
     access_key_id: String,
 }
 
-fn decide(core: &Core, q: &Question, connection: Connection) -> Result<Allowed, Refusal> {
+/// Verify and evaluate `q`; `authenticated` receives the caller once the
+/// signature verified, for the audit event.
+fn decide(
+    core: &Core,
+    q: &Question,
+    connection: Connection,
+    authenticated: &mut Option<Principal>,
+) -> Result<Allowed, Refusal> {
     let Some((service, _)) = q.action.split_once(':') else {
         return Err(bad_request("`action` must be `service:Action`"));
     };
@@ -153,13 +188,16 @@ fn decide(core: &Core, q: &Question, connection: Connection) -> Result<Allowed, 
         },
         &[],
     );
+    let arn = principal.arn().to_owned();
+    let access_key_id = principal.access_key_id().unwrap_or_default().to_owned();
+    *authenticated = Some(principal);
     if !decision.is_allowed() {
         return Err(Refusal {
             status: StatusCode::FORBIDDEN,
             code: "AccessDenied",
             message: format!(
                 "User: {} is not authorized to perform: {} on resource: {} because {}",
-                principal.arn(),
+                arn,
                 q.action,
                 q.resource,
                 decision.reason_phrase()
@@ -167,9 +205,9 @@ fn decide(core: &Core, q: &Question, connection: Connection) -> Result<Allowed, 
         });
     }
     Ok(Allowed {
-        arn: principal.arn().to_owned(),
+        arn,
         account_id: caller_account,
-        access_key_id: principal.access_key_id().unwrap_or_default().to_owned(),
+        access_key_id,
     })
 }
 
@@ -331,8 +369,155 @@ fn nginx_answer(outcome: Result<Allowed, Refusal>) -> Response<Full<Bytes>> {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "tests fail loudly on broken fixtures"
+)]
 mod tests {
+    use std::net::{Ipv4Addr, SocketAddr};
+    use std::sync::Arc;
+
+    use mayfly_core::CoreConfig;
+    use mayfly_core::audit::{AuditOutcome, MemoryAuditSink};
+    use mayfly_core::clock::{Clock, FixedClock};
+    use mayfly_sigv4::{Credentials, RequestParts, SignableBody, SigningParams, sign_headers};
+    use mayfly_store::{SqliteStore, Store};
+    use mayfly_token::{MasterKey, SecretKey};
+
     use super::*;
+
+    const ROOT_KEY_ID: &str = "AKIAMAYFLYAUTHROOT01";
+    const ROOT_SECRET: &str = "mayfly-authorize-root-secret-abcdefghijk";
+    const NOW: u64 = 1_750_000_000;
+
+    async fn core(dir: &std::path::Path, audit: Arc<MemoryAuditSink>) -> Core {
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(&dir.join("mayfly.db")).await.unwrap());
+        let master = MasterKey::from_encoded(&"5a".repeat(32)).unwrap();
+        mayfly_core::admin::initialize(
+            store.as_ref(),
+            &master,
+            NOW - 100,
+            "000000000000",
+            Some((
+                ROOT_KEY_ID.to_owned(),
+                SecretKey::new(ROOT_SECRET.to_owned()),
+            )),
+        )
+        .await
+        .unwrap();
+        let clock: Arc<dyn Clock> = Arc::new(FixedClock(mayfly_core::clock::from_unix(NOW)));
+        Core::new(store, master, clock, audit, CoreConfig::default())
+            .await
+            .unwrap()
+    }
+
+    /// A JSON question about a GET of `/items?token=…`, signed
+    /// by the root key (or not at all).
+    fn question(signed: bool) -> (http::request::Parts, Vec<u8>) {
+        let mut headers = vec![("host".to_owned(), "api.example".to_owned())];
+        if signed {
+            let host = [("host", b"api.example".as_slice())];
+            let signature = sign_headers(
+                &RequestParts {
+                    method: "GET",
+                    path: "/items",
+                    query: "token=secret-looking",
+                    headers: &host,
+                },
+                &SigningParams {
+                    credentials: Credentials {
+                        access_key_id: ROOT_KEY_ID,
+                        secret_access_key: ROOT_SECRET,
+                        session_token: None,
+                    },
+                    region: "us-east-1",
+                    service: "execute-api",
+                    time: mayfly_core::clock::from_unix(NOW),
+                    encoding: UriEncoding::Double,
+                    body: SignableBody::Bytes(b""),
+                    content_sha256_header: false,
+                },
+            )
+            .unwrap();
+            headers.extend(
+                signature
+                    .headers
+                    .iter()
+                    .map(|(name, value)| ((*name).to_owned(), value.clone())),
+            );
+        }
+        let body = serde_json::json!({
+            "method": "GET",
+            "url": "https://api.example/items?token=secret-looking",
+            "headers": headers,
+            "payloadHash": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+            "action": "execute-api:Invoke",
+            "resource": "arn:aws:execute-api:us-east-1:000000000000:api/stage/GET/items",
+        });
+        let (parts, ()) = http::Request::builder()
+            .method("POST")
+            .uri("/authorize")
+            .header("content-type", "application/json")
+            .body(())
+            .unwrap()
+            .into_parts();
+        (parts, body.to_string().into_bytes())
+    }
+
+    fn connection() -> Connection {
+        Connection {
+            peer: SocketAddr::from((Ipv4Addr::new(192, 0, 2, 7), 40000)),
+            secure: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn every_answer_is_one_audit_event_without_the_query() {
+        let dir = tempfile::tempdir().unwrap();
+        let audit = Arc::new(MemoryAuditSink::default());
+        let core = core(dir.path(), Arc::clone(&audit)).await;
+
+        let (parts, body) = question(true);
+        let allowed = handle(&core, &parts, &body, connection());
+        assert_eq!(allowed.status(), StatusCode::OK);
+        let (parts, body) = question(false);
+        let refused = handle(&core, &parts, &body, connection());
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+
+        let events = audit.events();
+        assert_eq!(events.len(), 2);
+        let (ok, denied) = (&events[0], &events[1]);
+        assert_eq!((ok.service, ok.action.as_str()), ("authorize", "Authorize"));
+        assert!(matches!(ok.outcome, AuditOutcome::Success));
+        let caller = ok.caller.as_ref().unwrap();
+        assert_eq!(caller.access_key_id, ROOT_KEY_ID);
+        assert_eq!(
+            allowed
+                .headers()
+                .get("x-amzn-requestid")
+                .unwrap()
+                .to_str()
+                .unwrap(),
+            ok.request_id
+        );
+        assert!(
+            ok.parameters
+                .contains(&("action".to_owned(), "execute-api:Invoke".to_owned()))
+        );
+        assert!(
+            ok.parameters
+                .contains(&("path".to_owned(), "/items".to_owned()))
+        );
+        assert!(matches!(&denied.outcome, AuditOutcome::Error { code } if code == "AccessDenied"));
+        assert!(denied.caller.is_none());
+        for event in &events {
+            let text = format!("{event:?}");
+            assert!(!text.contains("secret-looking"), "query leaked: {text}");
+            assert!(!text.contains("Signature="), "signature leaked: {text}");
+        }
+    }
 
     #[test]
     fn urls_become_path_and_query() {
