@@ -340,6 +340,32 @@ pub struct CallerPolicies<'a> {
     pub session: Option<Vec<NamedPolicy<'a>>>,
 }
 
+impl CallerPolicies<'_> {
+    /// Whether any of these policies reads a condition key
+    /// ([`Policy::reads_context`]).
+    pub fn reads_context(&self) -> bool {
+        self.identity
+            .iter()
+            .chain(&self.boundary)
+            .chain(self.session.iter().flatten())
+            .any(|named| named.policy.reads_context())
+    }
+}
+
+impl PolicySet<'_> {
+    /// Whether any policy of the set reads a condition key
+    /// ([`Policy::reads_context`]): when none does, the request context
+    /// needs only its principal, action and resource.
+    pub fn reads_context(&self) -> bool {
+        self.identity
+            .iter()
+            .chain(&self.resource)
+            .chain(&self.boundary)
+            .chain(self.session.iter().flatten())
+            .any(|named| named.policy.reads_context())
+    }
+}
+
 /// Authorize an AssumeRole-family call on a role (§8.6; sts-api.md §9.1 step 4).
 ///
 /// `ctx` carries the caller, the role ARN as resource and the call's action

@@ -93,6 +93,8 @@ pub struct Policy {
     version: PolicyVersion,
     size: usize,
     statements: Vec<Statement>,
+    /// Whether any statement has a `Condition` or a policy variable.
+    reads_context: bool,
 }
 
 /// `Principal` or `NotPrincipal`.
@@ -129,6 +131,18 @@ pub(crate) enum Applies {
 }
 
 impl Statement {
+    /// Whether deciding this statement looks at any condition key: it has a
+    /// `Condition`, or a `Resource`/`NotResource` with a policy variable
+    /// (the principal, action and resource are not condition keys).
+    fn reads_context(&self) -> bool {
+        !self.conditions.is_empty()
+            || self
+                .resources
+                .iter()
+                .flatten()
+                .any(ArnPattern::has_variables)
+    }
+
     /// §8.1: a statement applies when Principal (if any), Action, Resource
     /// and all Conditions match. Cheapest checks first.
     pub(crate) fn applies(&self, ctx: &RequestContext, action_lowercase: &str) -> Applies {
@@ -231,6 +245,14 @@ impl Policy {
     /// Characters without insignificant white space: what IAM quotas count (§2).
     pub fn size(&self) -> usize {
         self.size
+    }
+
+    /// Whether evaluating this policy reads any condition key of the
+    /// request context (a `Condition` or a policy variable anywhere). When
+    /// no policy of a request does, a caller may skip building the keys:
+    /// the decision depends only on principal, action and resource.
+    pub fn reads_context(&self) -> bool {
+        self.reads_context
     }
 
     /// Number of statements.
@@ -336,10 +358,12 @@ fn parse_document(json: &Json, kind: PolicyKind, size: usize) -> Result<Policy, 
         }
         statements.push(parsed);
     }
+    let reads_context = statements.iter().any(Statement::reads_context);
     Ok(Policy {
         version,
         size,
         statements,
+        reads_context,
     })
 }
 

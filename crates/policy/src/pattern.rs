@@ -521,6 +521,14 @@ impl ArnPattern {
         ArnPattern::Fixed(fields)
     }
 
+    /// Whether matching substitutes policy variables.
+    pub(crate) fn has_variables(&self) -> bool {
+        matches!(
+            self,
+            ArnPattern::LastFieldVariable(..) | ArnPattern::Variable(_)
+        )
+    }
+
     fn with_variables(pieces: Vec<Piece>) -> ArnPattern {
         // The five leading fields must be plain policy text.
         let head = match pieces.first() {

@@ -487,6 +487,39 @@ proptest! {
         prop_assert_eq!(a.resource_grant, b.resource_grant);
         prop_assert_eq!(a.matched.len(), b.matched.len());
     }
+
+    /// `Policy::reads_context`: when no policy of a request has a condition
+    /// or a variable, the condition keys cannot change the decision, so a
+    /// caller may skip building them.
+    #[test]
+    fn policies_that_read_no_context_decide_the_same_without_keys(
+        set in set(),
+        req in request(),
+    ) {
+        let docs = set
+            .identity
+            .iter()
+            .chain(&set.resource)
+            .chain(&set.boundary)
+            .chain(set.session.iter().flatten());
+        let reads = docs.clone().any(|d| {
+            let text = render(d, PolicyKind::Identity);
+            Policy::parse(&text, PolicyKind::Identity)
+                .unwrap_or_else(|e| panic_parse(&text, &e))
+                .reads_context()
+        });
+        let written = docs.flatten().any(|s| {
+            !s.conditions.is_empty() || s.resources.iter().any(|r| r.contains("${"))
+        });
+        prop_assert_eq!(reads, written);
+        if !reads {
+            let bare = Request { keys: Vec::new(), ..req.clone() };
+            let (a, b) = (decide(&set, &req), decide(&set, &bare));
+            prop_assert_eq!(a.outcome, b.outcome);
+            prop_assert_eq!(a.reason, b.reason);
+            prop_assert_eq!(a.matched.len(), b.matched.len());
+        }
+    }
 }
 
 /// The generators reach every outcome often enough for the properties

@@ -61,11 +61,31 @@ fn access_key_id(
     account_id: &str,
     rng: &dyn SecureRandom,
 ) -> Result<String, TokenError> {
+    // One byte for the parity character, seven for the random tail.
+    let mut random = [0u8; ACCESS_KEY_ID_RANDOM_LEN];
+    rng.fill(&mut random).map_err(|_| TokenError::Rng)?;
+    access_key_id_from(prefix, account_id, random)
+}
+
+/// Random bytes an access key id takes.
+pub(crate) const ACCESS_KEY_ID_RANDOM_LEN: usize = 8;
+
+/// [`temporary_access_key_id`] with its random bytes drawn by the caller
+/// (the key ring draws them with the token's nonce, in one call).
+pub(crate) fn temporary_access_key_id_from(
+    account_id: &str,
+    random: [u8; ACCESS_KEY_ID_RANDOM_LEN],
+) -> Result<String, TokenError> {
+    access_key_id_from(TEMPORARY_PREFIX, account_id, random)
+}
+
+fn access_key_id_from(
+    prefix: &str,
+    account_id: &str,
+    random: [u8; ACCESS_KEY_ID_RANDOM_LEN],
+) -> Result<String, TokenError> {
     let account = parse_account_id(account_id)?;
     let encoded = account / 2 + ACCOUNT_OFFSET;
-    // One byte for the parity character, seven for the random tail.
-    let mut random = [0u8; 8];
-    rng.fill(&mut random).map_err(|_| TokenError::Rng)?;
 
     let mut id = String::with_capacity(ACCESS_KEY_ID_LEN);
     id.push_str(prefix);

@@ -3,14 +3,15 @@
 //! the secret access keys of the temporary credentials it sealed (DESIGN.md
 //! "Session tokens", "Revocation").
 
-use aws_lc_rs::aead::{AES_256_GCM, LessSafeKey, UnboundKey};
+use aws_lc_rs::aead::{AES_256_GCM, LessSafeKey, NONCE_LEN, UnboundKey};
 use aws_lc_rs::hmac;
 use aws_lc_rs::rand::SecureRandom;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::access_key_id::temporary_access_key_id;
+use crate::access_key_id::{ACCESS_KEY_ID_RANDOM_LEN, temporary_access_key_id_from};
 use crate::error::TokenError;
+use crate::public_random::RandomSource;
 use crate::sealed_envelope;
 use crate::secret_key::{SECRET_KEY_BYTES, SecretKey};
 use crate::session_claims::SessionClaims;
@@ -312,11 +313,19 @@ impl KeyRing {
     pub fn issue(
         &self,
         claims: &SessionClaims,
-        rng: &dyn SecureRandom,
+        rng: &dyn RandomSource,
     ) -> Result<IssuedCredentials, TokenError> {
         claims.check_sealable()?;
         let active = self.active()?;
-        let access_key_id = temporary_access_key_id(&claims.account_id, rng)?;
+        // One draw for the key id and the token's nonce, both public values
+        // (a `PublicRandom` may serve them from its buffer).
+        let mut random = [0u8; ACCESS_KEY_ID_RANDOM_LEN + NONCE_LEN];
+        rng.fill_random(&mut random)?;
+        let (id_random, nonce) = random.split_at(ACCESS_KEY_ID_RANDOM_LEN);
+        let access_key_id = temporary_access_key_id_from(
+            &claims.account_id,
+            id_random.try_into().map_err(|_| TokenError::Rng)?,
+        )?;
         let claims_json = serde_json::to_vec(claims).map_err(|_| TokenError::InvalidClaims {
             reason: "claims do not serialize",
         })?;
@@ -325,7 +334,7 @@ impl KeyRing {
             active.id,
             &access_key_id,
             &claims_json,
-            rng,
+            nonce.try_into().map_err(|_| TokenError::Rng)?,
         )?;
         Ok(IssuedCredentials {
             secret_access_key: active.derive_secret(&access_key_id),

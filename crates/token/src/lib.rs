@@ -19,6 +19,7 @@ mod access_key_id;
 mod error;
 mod key_ring;
 mod master_key;
+mod public_random;
 mod sealed_envelope;
 mod secret_key;
 mod session_claims;
@@ -32,6 +33,7 @@ pub use key_ring::{
     IssuedCredentials, KEY_LEN, KeyRing, MAX_SEALED_LIFETIME_SECS, OpenedSession, RingKey,
 };
 pub use master_key::MasterKey;
+pub use public_random::{PublicRandom, RandomSource};
 pub use sealed_envelope::{MAX_AUTHORIZATION_MESSAGE_LEN, MAX_SESSION_TOKEN_LEN};
 pub use secret_key::{SECRET_KEY_LEN, SecretKey};
 pub use session_claims::{SessionClaims, SessionPrincipal, SessionTag};

@@ -67,7 +67,7 @@ pub(crate) fn seal_session_token(
     key_id: u32,
     access_key_id: &str,
     claims_json: &[u8],
-    rng: &dyn SecureRandom,
+    nonce: [u8; NONCE_LEN],
 ) -> Result<String, TokenError> {
     let akid_len = u8::try_from(access_key_id.len())
         .ok()
@@ -75,13 +75,15 @@ pub(crate) fn seal_session_token(
         .ok_or(TokenError::Malformed {
             reason: "access key id must be 1 to 128 characters",
         })?;
-    let mut header = Vec::with_capacity(6 + access_key_id.len() + NONCE_LEN);
-    header.push(SESSION_TOKEN_VERSION);
-    header.extend_from_slice(&key_id.to_be_bytes());
-    header.push(akid_len);
-    header.extend_from_slice(access_key_id.as_bytes());
-    let bytes = seal_after_header(key, SESSION_TOKEN_AAD_LABEL, header, claims_json, rng)?;
-    let text = STANDARD.encode(bytes);
+    let mut sealed = Envelope::start(
+        SESSION_TOKEN_AAD_LABEL,
+        6 + access_key_id.len() + NONCE_LEN + claims_json.len() + TAG_LEN,
+    );
+    sealed.buffer.push(SESSION_TOKEN_VERSION);
+    sealed.buffer.extend_from_slice(&key_id.to_be_bytes());
+    sealed.buffer.push(akid_len);
+    sealed.buffer.extend_from_slice(access_key_id.as_bytes());
+    let text = STANDARD.encode(sealed.seal(key, claims_json, nonce)?);
     if text.len() > MAX_SESSION_TOKEN_LEN {
         return Err(TokenError::TooLong {
             len: text.len(),
@@ -162,12 +164,16 @@ pub(crate) fn seal_message(
     plaintext: &[u8],
     rng: &dyn SecureRandom,
 ) -> Result<String, TokenError> {
-    let mut header = Vec::with_capacity(13 + NONCE_LEN);
-    header.push(MESSAGE_VERSION);
-    header.extend_from_slice(&key_id.to_be_bytes());
-    header.extend_from_slice(&expires_at.to_be_bytes());
-    let bytes = seal_after_header(key, MESSAGE_AAD_LABEL, header, plaintext, rng)?;
-    let text = URL_SAFE_NO_PAD.encode(bytes);
+    let mut nonce = [0u8; NONCE_LEN];
+    rng.fill(&mut nonce).map_err(|_| TokenError::Rng)?;
+    let mut sealed = Envelope::start(
+        MESSAGE_AAD_LABEL,
+        13 + NONCE_LEN + plaintext.len() + TAG_LEN,
+    );
+    sealed.buffer.push(MESSAGE_VERSION);
+    sealed.buffer.extend_from_slice(&key_id.to_be_bytes());
+    sealed.buffer.extend_from_slice(&expires_at.to_be_bytes());
+    let text = URL_SAFE_NO_PAD.encode(sealed.seal(key, plaintext, nonce)?);
     if text.len() > MAX_AUTHORIZATION_MESSAGE_LEN {
         return Err(TokenError::TooLong {
             len: text.len(),
@@ -216,29 +222,50 @@ pub(crate) fn open_message<'b>(
     open_after_header(key, MESSAGE_AAD_LABEL, header.len, header.nonce, bytes)
 }
 
-/// Appends a random nonce to `header`, then the ciphertext and tag of
-/// `plaintext` under AAD = `label || header || nonce`.
-fn seal_after_header(
-    key: &LessSafeKey,
-    label: &[u8],
-    mut header: Vec<u8>,
-    plaintext: &[u8],
-    rng: &dyn SecureRandom,
-) -> Result<Vec<u8>, TokenError> {
-    let mut nonce = [0u8; NONCE_LEN];
-    rng.fill(&mut nonce).map_err(|_| TokenError::Rng)?;
-    header.extend_from_slice(&nonce);
-    let aad = [label, header.as_slice()].concat();
-    let mut in_out = Vec::with_capacity(plaintext.len() + TAG_LEN);
-    in_out.extend_from_slice(plaintext);
-    key.seal_in_place_append_tag(
-        Nonce::assume_unique_for_key(nonce),
-        Aad::from(aad.as_slice()),
-        &mut in_out,
-    )
-    .map_err(|_| TokenError::Crypto)?;
-    header.extend_from_slice(&in_out);
-    Ok(header)
+/// An envelope being sealed: one buffer holding the AAD label, the
+/// cleartext header, the nonce and then the ciphertext with its tag, so
+/// sealing needs no second allocation or copy; only what follows the label
+/// is the envelope.
+struct Envelope {
+    label_len: usize,
+    buffer: Vec<u8>,
+}
+
+impl Envelope {
+    /// An envelope whose header the caller appends to `buffer` next; `len`
+    /// is the envelope's final length without the label.
+    fn start(label: &[u8], len: usize) -> Self {
+        let mut buffer = Vec::with_capacity(label.len() + len);
+        buffer.extend_from_slice(label);
+        Self {
+            label_len: label.len(),
+            buffer,
+        }
+    }
+
+    /// Append `nonce`, then `plaintext` sealed under AAD = `label || header
+    /// || nonce`; the envelope bytes (header, nonce, ciphertext, tag).
+    fn seal(
+        mut self,
+        key: &LessSafeKey,
+        plaintext: &[u8],
+        nonce: [u8; NONCE_LEN],
+    ) -> Result<Vec<u8>, TokenError> {
+        self.buffer.extend_from_slice(&nonce);
+        let aad_len = self.buffer.len();
+        self.buffer.extend_from_slice(plaintext);
+        let (aad, in_out) = self.buffer.split_at_mut(aad_len);
+        let tag = key
+            .seal_in_place_separate_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(&*aad),
+                in_out,
+            )
+            .map_err(|_| TokenError::Crypto)?;
+        self.buffer.extend_from_slice(tag.as_ref());
+        self.buffer.drain(..self.label_len);
+        Ok(self.buffer)
+    }
 }
 
 fn open_after_header<'b>(
