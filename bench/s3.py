@@ -8,6 +8,17 @@
 
     cargo build --release -p mayfly -p mayfly-server --bins --examples
     python3 bench/s3.py [--duration 5] [--rounds 3] [--size-mib 1024]
+                        [--skip-small] [--skip-large] [--list-keys N]
+                        [--server-binary PATH]
+
+--list-keys N uploads N small objects (16 at a time, signed by botocore)
+and times ListObjectsV2: the first request after a restart (it loads the
+bucket's key index from disk), then the best of 5 for a 1,000-key page, the
+top level with delimiter `/`, and 10 keys under a prefix.
+
+The load average is printed before and after (the machine has 2 cores and
+the load generator shares them); the resident memory of `mayfly serve` is
+reported before the large transfers and as the peak during each of them.
 
 Needs wrk and curl (Debian packages). Everything runs on loopback; the 1 GiB
 file is written to a temporary directory and removed afterwards.
@@ -23,19 +34,52 @@ import time
 from load import MASTER_KEY, ROOT_ID, ROOT_SECRET, free_port, rss_kib, run_wrk, target_dir, wait_ready
 
 
-def create_bucket(endpoint, name):
-    """CreateBucket, signed by botocore's S3 signer."""
+def signed_s3(method, url, data=b""):
+    """One S3 request signed by botocore's S3 signer with the root key; the body."""
     import urllib.request
 
     from botocore.auth import S3SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
 
-    request = AWSRequest(method="PUT", url=f"{endpoint}/{name}", data=b"")
+    request = AWSRequest(method=method, url=url, data=data)
     S3SigV4Auth(Credentials(ROOT_ID, ROOT_SECRET), "s3", "us-east-1").add_auth(request)
-    req = urllib.request.Request(f"{endpoint}/{name}", data=b"", headers=dict(request.headers), method="PUT")
+    req = urllib.request.Request(url, data=data if method in ("PUT", "POST") else None,
+                                 headers=dict(request.headers), method=method)
     with urllib.request.urlopen(req) as r:
-        assert r.status == 200, f"CreateBucket: {r.status}"
+        assert r.status == 200, f"{method} {url}: {r.status}"
+        return r.read()
+
+
+def create_bucket(endpoint, name):
+    """CreateBucket, signed by botocore's S3 signer."""
+    signed_s3("PUT", f"{endpoint}/{name}")
+
+
+def upload_keys(s3, n):
+    """n small objects d<i%10>/s<i/10%10>/obj-<i> in bucket `bench`."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    keys = [f"d{i % 10}/s{(i // 10) % 10}/obj-{i:06d}" for i in range(n)]
+    started = time.time()
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda k: signed_s3("PUT", f"{s3}/bench/{k}", k.encode()), keys))
+    print(f"uploaded {n:,} keys in {time.time() - started:.1f} s; server restarted")
+
+
+def time_listing(s3, n):
+    """ListObjectsV2 latencies over the bucket of n (+2) keys."""
+    def once(query):
+        started = time.time()
+        signed_s3("GET", f"{s3}/bench?list-type=2{query}")
+        return (time.time() - started) * 1000
+
+    first = once("&max-keys=1000")
+    page, root, small = (min(once(q) for _ in range(5))
+                         for q in ("&max-keys=1000", "&delimiter=%2F", "&prefix=d3%2Fs4%2F&max-keys=10"))
+    print(f"ListObjectsV2 over {n:,} keys: first request after the restart {first:.1f} ms; "
+          f"1,000-key page {page:.1f} ms, top level with delimiter {root:.1f} ms, "
+          f"10 keys under a prefix {small:.1f} ms (best of 5)")
 
 
 def main():
@@ -44,12 +88,17 @@ def main():
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--size-mib", type=int, default=1024)
+    ap.add_argument("--skip-small", action="store_true", help="no 1 KiB GET rounds")
+    ap.add_argument("--skip-large", action="store_true", help="no large PUT/GET")
+    ap.add_argument("--list-keys", type=int, default=0, help="also time listing a bucket of N keys")
+    ap.add_argument("--server-binary", help="mayfly binary to measure (default: the release build)")
     args = ap.parse_args()
     for tool in ("wrk", "curl"):
         if not shutil.which(tool):
             raise SystemExit(f"{tool} not found: apt-get install {tool}")
     release = os.path.join(target_dir(), "release")
-    mayfly = os.path.join(release, "mayfly")
+    mayfly = args.server_binary or os.path.join(release, "mayfly")
+    print(f"load average before: {load_average()}")
     work = tempfile.mkdtemp(prefix="mayfly-s3-bench-")
     env = dict(os.environ, MAYFLY_ROOT_ACCESS_KEY_ID=ROOT_ID, MAYFLY_ROOT_SECRET_ACCESS_KEY=ROOT_SECRET,
                MAYFLY_MASTER_KEY=MASTER_KEY, MAYFLY_LOG="warn")
@@ -59,8 +108,9 @@ def main():
     base_port, api_port, s3_port = free_port(), free_port(), free_port()
     base = subprocess.Popen([os.path.join(release, "examples", "constant_ok"), f"127.0.0.1:{base_port}"],
                             stdout=subprocess.DEVNULL)
-    api = subprocess.Popen([mayfly, "serve", "--data-dir", f"{work}/data", "--listen", f"127.0.0.1:{api_port}",
-                            "--s3-listen", f"127.0.0.1:{s3_port}"], env=env, stdout=subprocess.DEVNULL)
+    serve = [mayfly, "serve", "--data-dir", f"{work}/data", "--listen", f"127.0.0.1:{api_port}",
+             "--s3-listen", f"127.0.0.1:{s3_port}"]
+    api = subprocess.Popen(serve, env=env, stdout=subprocess.DEVNULL)
     s3 = f"http://127.0.0.1:{s3_port}"
 
     def presign(key, method, expires=3600):
@@ -84,27 +134,61 @@ def main():
         assert status == 200, f"PutObject: {status}"
 
         # 1. 1 KiB GET by presigned URL, baseline sent the same request line.
-        url = presign("small", "GET")
-        path = url[len(s3):]
-        script = os.path.join(work, "get.lua")
-        with open(script, "w") as f:
-            f.write(f'wrk.method = "GET"\nwrk.path = "{path}"\nwrk.headers["Host"] = "127.0.0.1:{s3_port}"\n')
-        shares = []
-        print(f"1 KiB GET by presigned URL: wrk -t1 -c{args.connections} -d{args.duration}s x {args.rounds} rounds\n")
-        print("| round | baseline req/s | presigned GET req/s (share) | p99 |")
-        print("|---|---|---|---|")
-        for i in range(args.rounds):
-            b = run_wrk(f"http://127.0.0.1:{base_port}/", script, args.duration, args.connections)
-            g = run_wrk(s3 + "/", script, args.duration, args.connections)
-            shares.append(g[0] / b[0])
-            flag = " (non-2xx seen!)" if g[2] else ""
-            print(f"| {i + 1} | {b[0]:,.0f} | {g[0]:,.0f} ({g[0] / b[0]:.0%}){flag} | {g[1]} |")
-        print(f"\nmedian share: {sorted(shares)[len(shares) // 2]:.0%}\n")
+        if not args.skip_small:
+            small_gets(args, s3, s3_port, base_port, work, presign("small", "GET"))
+        if not args.skip_large:
+            large_transfers(args, api, work, presign, curl)
+        if args.list_keys:
+            upload_keys(s3, args.list_keys)
+            api.terminate()
+            api.wait()
+            api = subprocess.Popen(serve, env=env, stdout=subprocess.DEVNULL)
+            wait_ready(f"http://127.0.0.1:{api_port}/healthz")
+            time_listing(s3, args.list_keys)
+        print(f"load average after: {load_average()}")
+    finally:
+        base.terminate()
+        api.terminate()
+        base.wait()
+        api.wait()
+        shutil.rmtree(work, ignore_errors=True)
 
-        # 2. A large object: PUT then GET, with the server's peak RSS.
-        big = os.path.join(work, "big")
-        subprocess.run(["dd", "if=/dev/urandom", f"of={big}", "bs=1M", f"count={args.size_mib}"],
-                       check=True, capture_output=True)
+
+def load_average():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def small_gets(args, s3, s3_port, base_port, work, url):
+    """1 KiB GET by presigned URL against the baseline, interleaved rounds."""
+    path = url[len(s3):]
+    script = os.path.join(work, "get.lua")
+    with open(script, "w") as f:
+        f.write(f'wrk.method = "GET"\nwrk.path = "{path}"\nwrk.headers["Host"] = "127.0.0.1:{s3_port}"\n')
+    shares = []
+    print(f"1 KiB GET by presigned URL: wrk -t1 -c{args.connections} -d{args.duration}s x {args.rounds} rounds\n")
+    print("| round | baseline req/s | presigned GET req/s (share) | p99 |")
+    print("|---|---|---|---|")
+    for i in range(args.rounds):
+        b = run_wrk(f"http://127.0.0.1:{base_port}/", script, args.duration, args.connections)
+        g = run_wrk(s3 + "/", script, args.duration, args.connections)
+        shares.append(g[0] / b[0])
+        flag = " (non-2xx seen!)" if g[2] else ""
+        print(f"| {i + 1} | {b[0]:,.0f} | {g[0]:,.0f} ({g[0] / b[0]:.0%}){flag} | {g[1]} |")
+    print(f"\nmedian share: {sorted(shares)[len(shares) // 2]:.0%}\n")
+
+
+def large_transfers(args, api, work, presign, curl):
+    """PUT then GET of a large object with curl, with the server's memory."""
+    # 2. A large object: PUT then GET, with the server's peak RSS in each.
+    big = os.path.join(work, "big")
+    subprocess.run(["dd", "if=/dev/urandom", f"of={big}", "bs=1M", f"count={args.size_mib}"],
+                   check=True, capture_output=True)
+    put_url, get_url = presign("big", "PUT"), presign("big", "GET")
+    before = rss_kib(api.pid)
+
+    def measured(*curl_args):
+        """curl's status and time, and the server's peak RSS meanwhile."""
         peak = [0]
         stop = threading.Event()
 
@@ -115,22 +199,22 @@ def main():
 
         sampler = threading.Thread(target=sample)
         sampler.start()
-        status, put_s = curl("-T", big, presign("big", "PUT"))
-        assert status == 200, f"PUT big: {status}"
-        status, get_s = curl(presign("big", "GET"))
-        assert status == 200, f"GET big: {status}"
-        stop.set()
-        sampler.join()
-        size_mb = args.size_mib * 1024 * 1024 / 1e6
-        print(f"{args.size_mib} MiB object: PUT {size_mb / put_s:,.0f} MB/s ({put_s:.2f} s), "
-              f"GET {size_mb / get_s:,.0f} MB/s ({get_s:.2f} s); "
-              f"peak resident memory of mayfly serve: {peak[0] / 1024:.1f} MiB")
-    finally:
-        base.terminate()
-        api.terminate()
-        base.wait()
-        api.wait()
-        shutil.rmtree(work, ignore_errors=True)
+        try:
+            status, seconds = curl(*curl_args)
+        finally:
+            stop.set()
+            sampler.join()
+        return status, seconds, peak[0]
+
+    status, put_s, put_peak = measured("-T", big, put_url)
+    assert status == 200, f"PUT big: {status}"
+    status, get_s, get_peak = measured(get_url)
+    assert status == 200, f"GET big: {status}"
+    size_mb = args.size_mib * 1024 * 1024 / 1e6
+    print(f"{args.size_mib} MiB object: PUT {size_mb / put_s:,.0f} MB/s ({put_s:.2f} s), "
+          f"GET {size_mb / get_s:,.0f} MB/s ({get_s:.2f} s); resident memory of mayfly serve: "
+          f"{before / 1024:.1f} MiB before, peak {put_peak / 1024:.1f} MiB during the PUT, "
+          f"{get_peak / 1024:.1f} MiB during the GET")
 
 
 if __name__ == "__main__":

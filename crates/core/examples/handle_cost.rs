@@ -1,9 +1,12 @@
 //! How long one `Core::handle` takes in-process, without the network: the
 //! part of a request Mayfly adds on top of the listener stack
 //! (docs/PERFORMANCE.md). Measures GetCallerIdentity (signed by the root) and
-//! AssumeRole (signed by an IAM user whom the role's trust policy names).
+//! AssumeRole (signed by an IAM user whom the role's trust policy names), and
+//! Roles Anywhere CreateSession (an ECDSA P-256 leaf under an intermediate
+//! under the trust anchor, signed by `mayfly_testkit::pki`; the chain is
+//! verified once and then remembered, the request signature every time).
 //!
-//! `cargo run --release -p mayfly-core --example handle_cost [GetCallerIdentity|AssumeRole]`
+//! `cargo run --release -p mayfly-core --example handle_cost [GetCallerIdentity|AssumeRole|CreateSession]`
 //! (an argument times only that action, e.g. under `perf record`).
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -199,6 +202,143 @@ fn main() -> Result<(), BoxError> {
         let assume = "Action=AssumeRole&RoleArn=arn%3Aaws%3Aiam%3A%3A000000000000%3Arole%2Fbench-role&RoleSessionName=bench&Version=2011-06-15";
         let headers = signed(assume, "sts", &user_key_id, &user_secret)?;
         time(&core, "AssumeRole", assume, &headers, 50_000).await?;
+
+        create_session_cost(&core).await?;
         Ok::<(), BoxError>(())
     })
+}
+
+/// A REST-JSON admin call for Roles Anywhere, signed by the root; the JSON answer.
+async fn admin(
+    core: &Core,
+    path: &str,
+    body: &serde_json::Value,
+) -> Result<serde_json::Value, BoxError> {
+    let body = body.to_string();
+    let headers = [
+        ("host", b"127.0.0.1:7400".as_slice()),
+        ("content-type", b"application/json".as_slice()),
+    ];
+    let parts = mayfly_sigv4::RequestParts {
+        method: "POST",
+        path,
+        query: "",
+        headers: &headers,
+    };
+    let params = SigningParams {
+        credentials: Credentials {
+            access_key_id: KEY_ID,
+            secret_access_key: SECRET,
+            session_token: None,
+        },
+        region: "us-east-1",
+        service: "rolesanywhere",
+        time: SystemTime::now(),
+        encoding: UriEncoding::Double,
+        body: SignableBody::Bytes(body.as_bytes()),
+        content_sha256_header: false,
+    };
+    let signature = mayfly_sigv4::sign_headers(&parts, &params)?;
+    let mut all: Vec<(&str, &[u8])> = headers.to_vec();
+    for (name, value) in &signature.headers {
+        all.push((name, value.as_bytes()));
+    }
+    let answer = core
+        .handle(ApiRequest {
+            method: "POST",
+            path,
+            query: "",
+            headers: &all,
+            body: body.as_bytes(),
+            source_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            secure_transport: false,
+        })
+        .await;
+    if answer.status != 201 {
+        return Err(format!("unexpected answer: {}", answer.body).into());
+    }
+    Ok(serde_json::from_str(&answer.body)?)
+}
+
+/// Time CreateSession: the anchor (the test root), a role trusting the
+/// service, a profile, then one signed request replayed (CreateSession keeps
+/// no replay record; every call verifies its signature).
+async fn create_session_cost(core: &Core) -> Result<(), BoxError> {
+    use mayfly_testkit::pki::{SessionRequest, TestPki, sign_create_session};
+    use serde_json::json;
+
+    let pki = TestPki::generate().map_err(|e| e.to_string())?;
+    let anchor = admin(
+        core,
+        "/trustanchors",
+        &json!({"name": "bench", "enabled": true, "source": {"sourceType": "CERTIFICATE_BUNDLE",
+            "sourceData": {"x509CertificateData": pki.root.cert_pem}}}),
+    )
+    .await?;
+    let anchor_arn = anchor["trustAnchor"]["trustAnchorArn"]
+        .as_str()
+        .ok_or("no anchor ARN")?
+        .to_owned();
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"rolesanywhere.amazonaws.com"},"Action":["sts:AssumeRole","sts:TagSession","sts:SetSourceIdentity"]}]}"#;
+    let create_role = format!(
+        "Action=CreateRole&RoleName=ra-role&AssumeRolePolicyDocument={}&Version=2010-05-08",
+        percent_encode(trust)
+    );
+    call(core, &create_role, "iam", KEY_ID, SECRET).await?;
+    let role_arn = "arn:aws:iam::000000000000:role/ra-role";
+    let profile = admin(
+        core,
+        "/profiles",
+        &json!({"name": "bench", "enabled": true, "roleArns": [role_arn]}),
+    )
+    .await?;
+    let profile_arn = profile["profile"]["profileArn"]
+        .as_str()
+        .ok_or("no profile ARN")?;
+    let body = json!({"durationSeconds": 3600, "profileArn": profile_arn, "roleArn": role_arn,
+        "trustAnchorArn": anchor_arn})
+    .to_string();
+    let amz_date = mayfly_sigv4::format_amz_date(SystemTime::now());
+    let chain = [pki.intermediate.cert_der.as_slice()];
+    let signed = sign_create_session(
+        &pki.ec_p256,
+        &SessionRequest {
+            host: "127.0.0.1:7400",
+            query: "",
+            content_type: "application/x-amz-json-1.0",
+            body: body.as_bytes(),
+            amz_date: &amz_date,
+            region: "us-east-1",
+            chain: &chain,
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    let mut headers: Vec<(&str, &[u8])> = vec![("host", b"127.0.0.1:7400".as_slice())];
+    for (name, value) in &signed {
+        headers.push((name, value.as_bytes()));
+    }
+    let req = ApiRequest {
+        method: "POST",
+        path: "/sessions",
+        query: "",
+        headers: &headers,
+        body: body.as_bytes(),
+        source_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        secure_transport: false,
+    };
+    let first = core.handle(req).await;
+    if first.status != 201 {
+        return Err(format!("unexpected answer: {}", first.body).into());
+    }
+    let only = std::env::args().nth(1);
+    if only.as_deref().is_some_and(|only| only != "CreateSession") {
+        return Ok(());
+    }
+    let n = 20_000u32;
+    let start = Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(core.handle(req).await);
+    }
+    println!("CreateSession: {:?} per Core::handle", start.elapsed() / n);
+    Ok(())
 }

@@ -320,6 +320,11 @@ fn global_context(
         if let Some(provider) = &claims.federated_provider {
             rc.set("aws:FederatedProvider", provider.clone());
         }
+        // INVARIANT: only the core's issuers fill `context_keys`, with
+        // service-prefixed keys (`credentials-iot:*`), never `aws:` ones.
+        for (key, value) in &claims.context_keys {
+            rc.set(key, value.clone());
+        }
         // Session tags first: they override the entity's own tags (sts-api.md 6).
         for t in &claims.tags {
             tags.push((t.key.clone(), t.value.clone()));
@@ -486,18 +491,7 @@ pub(crate) fn authorize_assume_role(
         additional.push("sts:SetSourceIdentity");
     }
     let docs = caller_policy_docs(view, caller);
-    let trust_id = format!("trust:role/{}", role.name);
-    let decision = mayfly_policy::evaluate_trust(
-        &rc.context,
-        NamedPolicy {
-            id: &trust_id,
-            policy: &trust,
-            kind: PolicyKind::Trust,
-        },
-        &role.account_id,
-        &docs.caller_policies(),
-        &additional,
-    );
+    let decision = evaluate_role_trust(&rc, role, &trust, &docs.caller_policies(), &additional);
     if decision.is_allowed() {
         return Ok(role.clone());
     }
@@ -589,18 +583,7 @@ pub(crate) fn authorize_federated(
     if request.source_identity.is_some() {
         additional.push("sts:SetSourceIdentity");
     }
-    let trust_id = format!("trust:role/{}", role.name);
-    let decision = mayfly_policy::evaluate_trust(
-        &rc.context,
-        NamedPolicy {
-            id: &trust_id,
-            policy: &trust,
-            kind: PolicyKind::Trust,
-        },
-        &role.account_id,
-        &CallerPolicies::default(),
-        &additional,
-    );
+    let decision = evaluate_role_trust(&rc, role, &trust, &CallerPolicies::default(), &additional);
     if decision.is_allowed() {
         return Ok(role.clone());
     }
@@ -618,6 +601,66 @@ pub(crate) fn authorize_federated(
         "Not authorized to perform {}: the role's trust policy must also allow it for this provider",
         decision.action
     )))
+}
+
+/// Authorize a role assumption by an AWS service principal on behalf of a
+/// client the service authenticated itself (the IoT credentials provider,
+/// workload-credentials.md 7.1): the role's trust policy alone must allow
+/// `service` to `sts:AssumeRole` (policy-evaluation.md 8.6; no identity
+/// side). `extra` adds the service's own keys. Returns the refusing
+/// decision for the caller to log; its message must not tell a missing
+/// role from an untrusting one.
+pub(crate) fn authorize_service_assume(
+    ctx: &ActionContext<'_>,
+    service: &str,
+    role: &Role,
+    session_name: &str,
+    extra: impl FnOnce(&mut ContextBuilder),
+) -> Result<(), Option<Decision>> {
+    let action = "sts:AssumeRole";
+    let role_arn = role.arn();
+    let trust = ctx
+        .view
+        .trust_policy(&role.assume_role_policy)
+        .ok_or(None)?;
+    let mut rc = request_context(ctx, PrincipalInfo::service(service), action, &role_arn);
+    rc.set("aws:PrincipalIsAWSService", "true");
+    rc.set("sts:RoleSessionName", session_name.to_owned());
+    for t in &role.tags {
+        rc.set(&format!("aws:ResourceTag/{}", t.key), t.value.clone());
+    }
+    extra(&mut rc);
+    let decision = evaluate_role_trust(&rc, role, &trust, &CallerPolicies::default(), &[]);
+    if decision.is_allowed() {
+        Ok(())
+    } else {
+        Err(Some(decision))
+    }
+}
+
+/// Evaluate `role`'s trust policy `trust` for the request context `rc`,
+/// with the caller's own policies for the identity side (policy-evaluation.md
+/// 8.6) and the `additional` actions the request also needs (`sts:TagSession`,
+/// `sts:SetSourceIdentity`).
+fn evaluate_role_trust(
+    rc: &ContextBuilder,
+    role: &Role,
+    trust: &Policy,
+    caller: &CallerPolicies<'_>,
+    additional: &[&str],
+) -> Decision {
+    let trust_id = format!("trust:role/{}", role.name);
+    mayfly_policy::evaluate_trust(
+        &rc.context,
+        NamedPolicy {
+            id: &trust_id,
+            policy: trust,
+            kind: PolicyKind::Trust,
+        },
+        &role.account_id,
+        caller,
+        additional,
+    )
 }
 
 /// The AccessDenied error for a decision: AWS's sentence with the reason,

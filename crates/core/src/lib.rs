@@ -14,6 +14,7 @@ mod authz;
 pub mod clock;
 mod gateway;
 mod iam;
+pub mod iot;
 mod role_session;
 mod rolesanywhere;
 mod saml;

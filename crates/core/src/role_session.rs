@@ -7,6 +7,8 @@
 //! [`session_duration`] and [`mint`], and writes the common part of its
 //! result with [`RoleSession::write_result`].
 
+use std::collections::BTreeMap;
+
 use mayfly_store::Role;
 use mayfly_token::{IssuedCredentials, SessionClaims, SessionPrincipal, SessionTag};
 use mayfly_wire::{AwsError, XmlWriter};
@@ -63,6 +65,9 @@ pub(crate) struct RoleSessionRequest<'a> {
     pub federated_provider: Option<String>,
     /// The long-term key that started the chain, for the audit trail.
     pub parent_access_key_id: Option<String>,
+    /// Request-context keys the session carries (the IoT credentials
+    /// provider's `credentials-iot:*`; empty for every STS action).
+    pub context_keys: BTreeMap<String, String>,
 }
 
 /// A minted role session: its credentials and what the response reports.
@@ -111,6 +116,7 @@ pub(crate) fn mint(
         role_chained: request.role_chained,
         federated_provider: request.federated_provider,
         parent_access_key_id: request.parent_access_key_id,
+        context_keys: request.context_keys,
     };
     let issued = crate::sts::issue(ctx, &claims)?;
     Ok(RoleSession {

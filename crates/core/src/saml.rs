@@ -283,6 +283,7 @@ pub(crate) async fn assume_role_with_saml(
             role_chained: false,
             federated_provider: Some(principal_arn.clone()),
             parent_access_key_id: None,
+            context_keys: Default::default(),
         },
     )?;
     let mut w = XmlWriter::response("AssumeRoleWithSAML", STS_NAMESPACE);

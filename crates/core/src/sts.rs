@@ -102,6 +102,7 @@ fn get_session_token(ctx: &mut ActionContext<'_>, params: &mut QueryParams) -> A
         role_chained: false,
         federated_provider: None,
         parent_access_key_id: Some(caller.access_key_id.clone()),
+        context_keys: Default::default(),
     };
     let issued = issue(ctx, &claims)?;
     let mut w = XmlWriter::response("GetSessionToken", STS_NAMESPACE);
@@ -233,6 +234,7 @@ fn assume_role(ctx: &mut ActionContext<'_>, params: &mut QueryParams) -> ActionR
                     .and_then(|c| c.parent_access_key_id.clone())
                     .unwrap_or_else(|| caller.access_key_id.clone()),
             ),
+            context_keys: Default::default(),
         },
     )?;
     let mut w = XmlWriter::response("AssumeRole", STS_NAMESPACE);
@@ -306,6 +308,7 @@ fn get_federation_token(ctx: &mut ActionContext<'_>, params: &mut QueryParams) -
         role_chained: false,
         federated_provider: None,
         parent_access_key_id: Some(caller.access_key_id.clone()),
+        context_keys: Default::default(),
     };
     let issued = issue(ctx, &claims)?;
     let mut w = XmlWriter::response("GetFederationToken", STS_NAMESPACE);

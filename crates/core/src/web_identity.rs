@@ -285,6 +285,7 @@ pub(crate) async fn assume_role_with_web_identity(
             role_chained: false,
             federated_provider: Some(provider_arn),
             parent_access_key_id: None,
+            context_keys: Default::default(),
         },
     )?;
     let mut w = XmlWriter::response("AssumeRoleWithWebIdentity", STS_NAMESPACE);

@@ -66,6 +66,9 @@ pub struct Server {
     pub endpoint: String,
     /// The S3 gateway, `http://127.0.0.1:PORT`.
     pub s3_endpoint: String,
+    /// The IoT credentials listener, `https://127.0.0.1:PORT`, when the
+    /// server was started with `--iot-listen`.
+    pub iot_endpoint: Option<String>,
     /// The data directory.
     pub data_dir: PathBuf,
     _temp: Option<tempfile::TempDir>,
@@ -111,22 +114,32 @@ impl Server {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
+        let wants_iot = options.args.iter().any(|a| a == "--iot-listen");
         let mut child = command.spawn().context("starting mayfly serve")?;
         let stdout = child.stdout.take().context("server stdout")?;
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
-            let mut api = None;
+            let (mut api, mut s3) = (None, None);
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Some(endpoint) = line.strip_prefix("mayfly listening api=") {
                     api = Some(endpoint.to_owned());
                 }
-                // The s3 line follows the api line; both listeners are bound by then.
-                if let (Some(api), Some(s3)) = (&api, line.strip_prefix("mayfly listening s3=")) {
-                    let _ = tx.send((api.clone(), s3.to_owned()));
+                // The s3 line follows the api line, the iot line (if any)
+                // the s3 line; every listener is bound by then.
+                if let Some(endpoint) = line.strip_prefix("mayfly listening s3=") {
+                    s3 = Some(endpoint.to_owned());
+                }
+                let iot = line
+                    .strip_prefix("mayfly listening iot=")
+                    .map(str::to_owned);
+                if let (Some(api), Some(s3)) = (&api, &s3)
+                    && (!wants_iot || iot.is_some())
+                {
+                    let _ = tx.send((api.clone(), s3.clone(), iot));
                 }
             }
         });
-        let (endpoint, s3_endpoint) = match rx.recv_timeout(Duration::from_secs(30)) {
+        let (endpoint, s3_endpoint, iot_endpoint) = match rx.recv_timeout(Duration::from_secs(30)) {
             Ok(endpoints) => endpoints,
             Err(_) => {
                 let _ = child.kill();
@@ -138,6 +151,7 @@ impl Server {
             child,
             endpoint,
             s3_endpoint,
+            iot_endpoint,
             data_dir,
             _temp: temp,
         })
@@ -387,7 +401,12 @@ pub fn send_raw(
     stream.write_all(body)?;
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;
-    let text = String::from_utf8_lossy(&raw).into_owned();
+    parse_response(&raw)
+}
+
+/// An HTTP/1.1 response read to its end (the connection closed after it).
+pub fn parse_response(raw: &[u8]) -> Result<RawResponse> {
+    let text = String::from_utf8_lossy(raw).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((text.as_str(), ""));
     let status = head
         .split_whitespace()
@@ -409,39 +428,74 @@ pub fn signed_post(
     body: &str,
     time: std::time::SystemTime,
 ) -> Result<RawResponse> {
+    signed_request(
+        endpoint,
+        service,
+        credentials,
+        SignedRequest {
+            method: "POST",
+            path_and_query: "/",
+            content_type: "application/x-www-form-urlencoded",
+            body: body.as_bytes(),
+            time,
+        },
+    )
+}
+
+/// A request for [`signed_request`].
+#[derive(Debug, Clone, Copy)]
+pub struct SignedRequest<'a> {
+    /// `GET`, `POST`, …
+    pub method: &'a str,
+    /// The path and query string, already encoded.
+    pub path_and_query: &'a str,
+    /// `Content-Type` (signed).
+    pub content_type: &'a str,
+    /// The body.
+    pub body: &'a [u8],
+    /// The signing time.
+    pub time: std::time::SystemTime,
+}
+
+/// Sign `request` for `service` (region `us-east-1`) with the official
+/// `aws-sigv4` signer and send it: query-protocol POSTs and REST-JSON
+/// admin APIs such as Roles Anywhere's.
+pub fn signed_request(
+    endpoint: &str,
+    service: &str,
+    credentials: &Credentials,
+    request: SignedRequest<'_>,
+) -> Result<RawResponse> {
     use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
     let host = endpoint.trim_start_matches("http://").to_owned();
-    let uri = format!("{endpoint}/");
+    let uri = format!("{endpoint}{}", request.path_and_query);
     let identity: aws_smithy_runtime_api::client::identity::Identity = credentials.clone().into();
     let params = aws_sigv4::sign::v4::SigningParams::builder()
         .identity(&identity)
         .region("us-east-1")
         .name(service)
-        .time(time)
+        .time(request.time)
         .settings(SigningSettings::default())
         .build()?
         .into();
     let headers = [
         ("host".to_owned(), host),
-        (
-            "content-type".to_owned(),
-            "application/x-www-form-urlencoded".to_owned(),
-        ),
+        ("content-type".to_owned(), request.content_type.to_owned()),
     ];
     let signable = SignableRequest::new(
-        "POST",
+        request.method,
         &uri,
         headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        SignableBody::Bytes(body.as_bytes()),
+        SignableBody::Bytes(request.body),
     )?;
     let (instructions, _) = sign(signable, &params)?.into_parts();
-    let mut request = http::Request::builder().method("POST").uri(&uri);
+    let mut http_request = http::Request::builder().method(request.method).uri(&uri);
     for (k, v) in &headers {
-        request = request.header(k, v);
+        http_request = http_request.header(k, v);
     }
-    let mut request = request.body(())?;
-    instructions.apply_to_request_http1x(&mut request);
-    let all: Vec<(String, String)> = request
+    let mut http_request = http_request.body(())?;
+    instructions.apply_to_request_http1x(&mut http_request);
+    let all: Vec<(String, String)> = http_request
         .headers()
         .iter()
         .map(|(k, v)| {
@@ -451,7 +505,13 @@ pub fn signed_post(
             )
         })
         .collect();
-    send_raw(endpoint, "POST", "/", &all, body.as_bytes())
+    send_raw(
+        endpoint,
+        request.method,
+        request.path_and_query,
+        &all,
+        request.body,
+    )
 }
 
 /// A presigned GET URL path-and-query for `query` (query-protocol parameters).

@@ -1351,3 +1351,198 @@ async fn the_agent_serves_assume_role_credentials_from_a_base_profile() -> Resul
     assert!(stderr.contains("InvalidClientTokenId"), "{stderr}");
     Ok(())
 }
+
+fn without_whitespace(text: &str) -> String {
+    text.chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+#[tokio::test]
+async fn create_session_records_subjects_for_list_and_get_subject() -> Result<()> {
+    let s = setup().await?;
+    let (status, empty) = admin(&s.server, "GET", "/subjects", None)?;
+    assert_eq!(status, 200, "{empty}");
+    assert_eq!(empty["subjects"], json!([]));
+
+    // A session with instance properties: a successful attempt.
+    let mut call = s.call(&s.pki.ec_p256);
+    call.extra_body = json!({"instanceProperties": {"hostname": "edge-01", "site": "lab"}});
+    let response = create_session(&s.server, &call)?;
+    assert_eq!(response.status, 201, "{}", response.body);
+    let body: Value = serde_json::from_str(&response.body)?;
+    let subject_arn = body["subjectArn"].as_str().unwrap().to_owned();
+    let subject_id = subject_arn.rsplit('/').next().unwrap().to_owned();
+
+    // The RSA leaf verifies but the profile is disabled: a failed attempt.
+    let mut call = s.call(&s.pki.rsa);
+    call.profile = &s.disabled_profile_arn;
+    assert_denied(&create_session(&s.server, &call)?, "disabled profile");
+    // Unauthenticated attempts record nothing: a leaf of another CA, a
+    // tampered signature, an expired certificate.
+    let mut call = s.call(&s.pki.other_leaf);
+    call.chain = vec![];
+    assert_denied(&create_session(&s.server, &call)?, "leaf of another CA");
+    let mut call = s.call(&s.pki.ec_p384);
+    call.tamper = true;
+    assert_denied(&create_session(&s.server, &call)?, "tampered body");
+    assert_denied(
+        &create_session(&s.server, &s.call(&s.pki.expired))?,
+        "expired leaf",
+    );
+    // Instance properties are a map of 1-200 character strings.
+    let mut call = s.call(&s.pki.ec_p256);
+    call.extra_body = json!({"instanceProperties": {"hostname": 7}});
+    let response = create_session(&s.server, &call)?;
+    assert_eq!(
+        (response.status, error_type(&response).as_str()),
+        (400, "ValidationException"),
+        "{}",
+        response.body
+    );
+
+    let (status, list) = admin(&s.server, "GET", "/subjects", None)?;
+    assert_eq!(status, 200, "{list}");
+    let subjects = list["subjects"].as_array().unwrap();
+    assert_eq!(subjects.len(), 2, "{list}");
+    assert!(list.get("nextToken").is_none());
+    let ec = subjects
+        .iter()
+        .find(|v| v["subjectArn"] == subject_arn.as_str())
+        .expect("the session's subject is listed");
+    assert_eq!(ec["subjectId"], subject_id.as_str());
+    assert_eq!(ec["enabled"], true);
+    assert!(
+        ec["x509Subject"]
+            .as_str()
+            .unwrap()
+            .ends_with("CN=workload-ec"),
+        "{ec}"
+    );
+    for field in ["lastSeenAt", "createdAt", "updatedAt"] {
+        let time = ec[field].as_str().unwrap();
+        assert!(time.len() == 24 && time.ends_with('Z'), "{field}: {time}");
+    }
+    assert!(ec.get("credentials").is_none(), "a summary: {ec}");
+
+    let (status, page) = admin(&s.server, "GET", "/subjects?pageSize=1", None)?;
+    assert_eq!(status, 200);
+    assert_eq!(page["subjects"].as_array().unwrap().len(), 1);
+    let token = page["nextToken"].as_str().unwrap().to_owned();
+    let (_, next) = admin(
+        &s.server,
+        "GET",
+        &format!("/subjects?pageSize=1&nextToken={token}"),
+        None,
+    )?;
+    assert_eq!(next["subjects"].as_array().unwrap().len(), 1);
+    assert_ne!(
+        next["subjects"][0]["subjectId"],
+        page["subjects"][0]["subjectId"]
+    );
+    assert!(next.get("nextToken").is_none());
+
+    let (status, got) = admin(&s.server, "GET", &format!("/subject/{subject_id}"), None)?;
+    assert_eq!(status, 200, "{got}");
+    let subject = &got["subject"];
+    assert_eq!(subject["subjectArn"], subject_arn.as_str());
+    let credentials = subject["credentials"].as_array().unwrap();
+    assert_eq!(credentials.len(), 1, "{subject}");
+    assert_eq!(credentials[0]["serialNumber"], "0badc0ffee");
+    assert_eq!(credentials[0]["failed"], false);
+    assert_eq!(credentials[0]["enabled"], true);
+    assert!(
+        credentials[0]["issuer"]
+            .as_str()
+            .unwrap()
+            .contains("CN=Example Issuing CA"),
+        "{subject}"
+    );
+    assert_eq!(
+        without_whitespace(credentials[0]["x509CertificateData"].as_str().unwrap()),
+        without_whitespace(&s.pki.ec_p256.cert_pem)
+    );
+    assert_eq!(
+        subject["instanceProperties"],
+        json!([{
+            "seenAt": credentials[0]["seenAt"],
+            "properties": {"hostname": "edge-01", "site": "lab"},
+            "failed": false
+        }])
+    );
+
+    let rsa = subjects
+        .iter()
+        .find(|v| v["subjectArn"] != subject_arn.as_str())
+        .unwrap();
+    let rsa_id = rsa["subjectId"].as_str().unwrap();
+    let (_, got) = admin(&s.server, "GET", &format!("/subject/{rsa_id}"), None)?;
+    assert_eq!(
+        got["subject"]["credentials"][0]["serialNumber"],
+        s.pki.rsa.serial_hex().as_str()
+    );
+    assert_eq!(got["subject"]["credentials"][0]["failed"], true);
+    assert_eq!(got["subject"]["instanceProperties"], json!([]));
+
+    let (status, missing) = admin(
+        &s.server,
+        "GET",
+        "/subject/00000000-0000-4000-8000-000000000000",
+        None,
+    )?;
+    assert_eq!(status, 404, "{missing}");
+    assert_eq!(missing["__type"], "ResourceNotFoundException");
+    Ok(())
+}
+
+#[tokio::test]
+async fn subjects_are_read_only_with_rolesanywhere_permissions() -> Result<()> {
+    let s = setup().await?;
+    let response = create_session(&s.server, &s.call(&s.pki.ec_p256))?;
+    assert_eq!(response.status, 201, "{}", response.body);
+    let body: Value = serde_json::from_str(&response.body)?;
+    let subject_arn = body["subjectArn"].as_str().unwrap().to_owned();
+    let subject_id = subject_arn.rsplit('/').next().unwrap().to_owned();
+
+    let nobody = s.server.user_with_key("nobody", None).await?;
+    for path in ["/subjects".to_owned(), format!("/subject/{subject_id}")] {
+        let (status, refused) = admin_as(&s.server, nobody.clone(), "GET", &path, None)?;
+        assert_eq!(status, 403, "{path}: {refused}");
+        assert_eq!(refused["__type"], "AccessDeniedException");
+    }
+
+    // rolesanywhere:GetSubject on this subject's ARN allows GetSubject only.
+    let reader = s
+        .server
+        .user_with_key(
+            "subject-reader",
+            Some(&mayfly_e2e::allow("rolesanywhere:GetSubject", &subject_arn)),
+        )
+        .await?;
+    let (status, got) = admin_as(
+        &s.server,
+        reader.clone(),
+        "GET",
+        &format!("/subject/{subject_id}"),
+        None,
+    )?;
+    assert_eq!(status, 200, "{got}");
+    assert_eq!(got["subject"]["subjectId"], subject_id.as_str());
+    let (status, refused) = admin_as(&s.server, reader, "GET", "/subjects", None)?;
+    assert_eq!(status, 403, "{refused}");
+    assert_eq!(refused["__type"], "AccessDeniedException");
+
+    let lister = s
+        .server
+        .user_with_key(
+            "subject-lister",
+            Some(&mayfly_e2e::allow("rolesanywhere:ListSubjects", "*")),
+        )
+        .await?;
+    let (status, list) = admin_as(&s.server, lister, "GET", "/subjects", None)?;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list["subjects"][0]["subjectArn"], subject_arn.as_str());
+
+    // There is no API that writes a subject.
+    let (status, _) = admin(&s.server, "DELETE", &format!("/subject/{subject_id}"), None)?;
+    assert_eq!(status, 404);
+    Ok(())
+}

@@ -127,6 +127,16 @@ pub struct ServeArgs {
     /// The region upstream requests are signed for [default: us-east-1].
     #[arg(long, env = "MAYFLY_S3_UPSTREAM_REGION")]
     s3_upstream_region: Option<String>,
+    /// IoT credentials provider listen address (mutual TLS: clients must
+    /// present a certificate chaining to an enabled trust anchor) [default: off].
+    #[arg(long, env = "MAYFLY_IOT_LISTEN")]
+    iot_listen: Option<SocketAddr>,
+    /// PEM certificate chain the IoT listener presents.
+    #[arg(long, env = "MAYFLY_IOT_TLS_CERT")]
+    iot_tls_cert: Option<PathBuf>,
+    /// PEM private key of the IoT listener.
+    #[arg(long, env = "MAYFLY_IOT_TLS_KEY")]
+    iot_tls_key: Option<PathBuf>,
 }
 
 /// The config file: the same settings as the flags; unknown keys are errors.
@@ -149,6 +159,9 @@ struct ConfigFile {
     saml_sha1_providers: Option<Vec<String>>,
     s3_listen: Option<SocketAddr>,
     s3_domain: Option<String>,
+    iot_listen: Option<SocketAddr>,
+    iot_tls_cert: Option<PathBuf>,
+    iot_tls_key: Option<PathBuf>,
 }
 
 /// The root key from `MAYFLY_ROOT_ACCESS_KEY_ID` / `MAYFLY_ROOT_SECRET_ACCESS_KEY`.
@@ -197,6 +210,19 @@ pub struct Settings {
     pub s3_domain: Option<String>,
     /// Upstream mode: endpoint, access key id, secret, region.
     pub s3_upstream: Option<(String, String, SecretKey, String)>,
+    /// The IoT credentials listener, when configured.
+    pub iot: Option<IotSettings>,
+}
+
+/// The IoT credentials listener: where, and its server certificate.
+#[derive(Debug, Clone)]
+pub struct IotSettings {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// PEM certificate chain.
+    pub tls_cert: PathBuf,
+    /// PEM private key.
+    pub tls_key: PathBuf,
 }
 
 impl ServeArgs {
@@ -248,6 +274,21 @@ impl ServeArgs {
             (None, _, _) => None,
             _ => bail!(
                 "--s3-upstream needs --s3-upstream-access-key-id and --s3-upstream-secret-access-key"
+            ),
+        };
+        let iot = match (
+            self.iot_listen.or(file.iot_listen),
+            self.iot_tls_cert.or(file.iot_tls_cert),
+            self.iot_tls_key.or(file.iot_tls_key),
+        ) {
+            (Some(listen), Some(tls_cert), Some(tls_key)) => Some(IotSettings {
+                listen,
+                tls_cert,
+                tls_key,
+            }),
+            (None, None, None) => None,
+            _ => bail!(
+                "--iot-listen, --iot-tls-cert and --iot-tls-key go together: the IoT listener always uses mutual TLS"
             ),
         };
         let account_id = self
@@ -302,6 +343,7 @@ impl ServeArgs {
             s3_listen,
             s3_domain,
             s3_upstream,
+            iot,
         })
     }
 }
@@ -359,6 +401,33 @@ mod tests {
     fn config_file_rejects_unknown_keys() {
         let error = toml::from_str::<ConfigFile>("listen = \"127.0.0.1:1\"\nlisten_port = 3\n");
         assert!(error.is_err());
+    }
+
+    #[test]
+    fn config_file_reads_the_iot_listener() {
+        let file: ConfigFile = toml::from_str(
+            "iot_listen = \"127.0.0.1:8443\"\niot_tls_cert = \"iot.pem\"\niot_tls_key = \"iot.key\"\n",
+        )
+        .unwrap();
+        assert_eq!(file.iot_listen, Some("127.0.0.1:8443".parse().unwrap()));
+        assert_eq!(file.iot_tls_cert, Some(PathBuf::from("iot.pem")));
+        assert_eq!(file.iot_tls_key, Some(PathBuf::from("iot.key")));
+    }
+
+    #[test]
+    fn the_iot_listener_needs_its_certificate_and_key() {
+        #[derive(Debug, clap::Parser)]
+        struct Command {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        let command =
+            <Command as clap::Parser>::try_parse_from(["serve", "--iot-listen", "127.0.0.1:8443"])
+                .unwrap();
+        assert_eq!(
+            command.serve.resolve().unwrap_err().to_string(),
+            "--iot-listen, --iot-tls-cert and --iot-tls-key go together: the IoT listener always uses mutual TLS"
+        );
     }
 
     #[test]

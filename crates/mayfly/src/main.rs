@@ -76,6 +76,64 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// The IoT credentials provider's configuration.
+    Iot {
+        #[command(subcommand)]
+        command: IotCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum IotCommand {
+    /// Manage role aliases: the names devices ask the IoT listener for.
+    RoleAlias {
+        #[command(subcommand)]
+        command: RoleAliasCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RoleAliasCommand {
+    /// Create a role alias; prints its name and ARN as JSON.
+    Create {
+        /// The alias: 1-128 characters of letters, digits and `_=,@-`.
+        #[arg(long)]
+        role_alias: String,
+        /// The role the credentials are for, in the same account.
+        #[arg(long)]
+        role_arn: String,
+        /// Lifetime of the credentials, 900-43200 seconds, at most the
+        /// role's MaxSessionDuration [default: 3600].
+        #[arg(long)]
+        credential_duration_seconds: Option<u32>,
+        /// The owning account [default: 000000000000].
+        #[arg(long, default_value = config::DEFAULT_ACCOUNT_ID)]
+        account: String,
+        /// The region of the alias's ARN.
+        #[arg(long, default_value = "us-east-1")]
+        region: String,
+        #[command(flatten)]
+        store: config::StoreArgs,
+    },
+    /// List the account's role aliases.
+    List {
+        /// The account [default: 000000000000].
+        #[arg(long, default_value = config::DEFAULT_ACCOUNT_ID)]
+        account: String,
+        #[command(flatten)]
+        store: config::StoreArgs,
+    },
+    /// Delete a role alias; devices asking for it get 404 within a second.
+    Delete {
+        /// The alias.
+        #[arg(long)]
+        role_alias: String,
+        /// The account [default: 000000000000].
+        #[arg(long, default_value = config::DEFAULT_ACCOUNT_ID)]
+        account: String,
+        #[command(flatten)]
+        store: config::StoreArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -196,6 +254,9 @@ async fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Iot {
+            command: IotCommand::RoleAlias { command },
+        } => role_alias(command).await,
         Command::Keys {
             command: KeysCommand::Rotate { store },
         } => {
@@ -237,6 +298,66 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// `mayfly iot role-alias …`.
+async fn role_alias(command: RoleAliasCommand) -> Result<()> {
+    init_logging("text", "warn");
+    match command {
+        RoleAliasCommand::Create {
+            role_alias,
+            role_arn,
+            credential_duration_seconds,
+            account,
+            region,
+            store,
+        } => {
+            let opened = data_dir::open_existing(&store.data_dir()).await?;
+            let alias = mayfly_core::iot::create_role_alias(
+                opened.store.as_ref(),
+                &mayfly_core::iot::NewRoleAlias {
+                    account_id: &account,
+                    region: &region,
+                    alias: &role_alias,
+                    role_arn: &role_arn,
+                    credential_duration_seconds,
+                },
+                unix_now(),
+            )
+            .await?;
+            println!(
+                "{}",
+                serde_json::json!({"roleAlias": alias.alias, "roleAliasArn": alias.arn()})
+            );
+        }
+        RoleAliasCommand::List { account, store } => {
+            let opened = data_dir::open_existing(&store.data_dir()).await?;
+            let aliases =
+                mayfly_core::iot::list_role_aliases(opened.store.as_ref(), &account).await?;
+            println!("alias\tarn\trole\tduration\tcreated");
+            for alias in aliases {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    alias.alias,
+                    alias.arn(),
+                    alias.role_arn,
+                    alias.credential_duration_seconds,
+                    config::format_unix(alias.created_at)
+                );
+            }
+        }
+        RoleAliasCommand::Delete {
+            role_alias,
+            account,
+            store,
+        } => {
+            let opened = data_dir::open_existing(&store.data_dir()).await?;
+            mayfly_core::iot::delete_role_alias(opened.store.as_ref(), &account, &role_alias)
+                .await?;
+            println!("role alias {role_alias} is deleted");
+        }
+    }
+    Ok(())
 }
 
 async fn serve(args: ServeArgs) -> Result<()> {
@@ -348,11 +469,29 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .await
         .context("opening the s3 store")?,
     );
+    let iot_listener = match &settings.iot {
+        Some(iot) => Some(
+            mayfly_server::IotListener::bind(
+                iot.listen,
+                &iot.tls_cert,
+                &iot.tls_key,
+                Arc::clone(&core),
+                mayfly_server::ListenerConfig::default(),
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    let iot_addr = iot_listener
+        .as_ref()
+        .map(|l| l.local_addr().context("reading the bound iot address"))
+        .transpose()?;
     let addr = listener.local_addr().context("reading the bound address")?;
     let scheme = if listener.is_tls() { "https" } else { "http" };
     tracing::info!(
         api = %format!("{scheme}://{addr}"),
         s3 = %format!("{s3_scheme}://{s3_addr}"),
+        iot = %iot_addr.map_or_else(|| "off".to_owned(), |a| format!("https://{a}")),
         data_dir = %settings.data_dir.display(),
         startup_ms = started.elapsed().as_millis(),
         "mayfly is ready"
@@ -361,6 +500,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
     // One machine-readable line for scripts and tests that listen on port 0.
     println!("mayfly listening api={scheme}://{addr}");
     println!("mayfly listening s3={s3_scheme}://{s3_addr}");
+    if let Some(iot_addr) = iot_addr {
+        println!("mayfly listening iot=https://{iot_addr}");
+    }
     let (s3_stop, s3_stopped) = tokio::sync::oneshot::channel::<()>();
     let s3_task = tokio::spawn(mayfly_server::serve_streaming(
         s3_listener,
@@ -370,6 +512,13 @@ async fn serve(args: ServeArgs) -> Result<()> {
         },
     ));
 
+    let (iot_stop, iot_stopped) = tokio::sync::oneshot::channel::<()>();
+    let iot_task = iot_listener.map(|iot_listener| {
+        tokio::spawn(mayfly_server::serve_iot(iot_listener, async move {
+            let _ = iot_stopped.await;
+        }))
+    });
+
     mayfly_server::serve(
         listener,
         Arc::new(mayfly_server::ApiFrontEnd::new(core)),
@@ -377,8 +526,15 @@ async fn serve(args: ServeArgs) -> Result<()> {
     )
     .await?;
     let _ = s3_stop.send(());
+    let _ = iot_stop.send(());
     if let Ok(Err(error)) = s3_task.await {
         tracing::warn!(%error, "the s3 listener stopped with an error");
+    }
+    if let Some(Ok(Err(error))) = match iot_task {
+        Some(task) => Some(task.await),
+        None => None,
+    } {
+        tracing::warn!(%error, "the iot listener stopped with an error");
     }
     refresher.abort();
     tracing::info!("mayfly stopped");

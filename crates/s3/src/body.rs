@@ -136,9 +136,12 @@ impl BodyPlan {
 pub struct BodyReader<B> {
     body: B,
     decoder: Option<ChunkedDecoder>,
-    digests: BodyDigests,
+    /// `None` once handed to the caller ([`BodyReader::detach_digests`]).
+    digests: Option<BodyDigests>,
     plan: BodyPlan,
     max_len: u64,
+    /// Decoded bytes so far.
+    len: u64,
     done: bool,
 }
 
@@ -174,15 +177,29 @@ where
         Ok(Self {
             body,
             decoder,
-            digests: BodyDigests::new(sha256, algorithm),
+            digests: Some(BodyDigests::new(sha256, algorithm)),
             plan,
             max_len,
+            len: 0,
             done: false,
         })
     }
 
-    /// The next decoded bytes; `None` at the end of the body.
-    pub async fn next(&mut self) -> Result<Option<Vec<u8>>, S3Error> {
+    /// Take the digests out, to compute them elsewhere (an upload hashes
+    /// on a thread of its own while the body is read): [`BodyReader::next`]
+    /// then only decodes and counts, and [`BodyReader::finish_with`] checks
+    /// the digests computed over exactly the bytes it returned. `None` once
+    /// bytes have been read (they would be missing from the digests).
+    pub fn detach_digests(&mut self) -> Option<BodyDigests> {
+        if self.len > 0 {
+            return None;
+        }
+        self.digests.take()
+    }
+
+    /// The next decoded bytes; `None` at the end of the body. A plain body's
+    /// frames are passed on as received, without a copy.
+    pub async fn next(&mut self) -> Result<Option<Bytes>, S3Error> {
         loop {
             if self.done {
                 return Ok(None);
@@ -206,16 +223,19 @@ where
                 Some(decoder) => {
                     let mut out = Vec::with_capacity(data.len());
                     decoder.feed(&data, &mut out)?;
-                    out
+                    Bytes::from(out)
                 }
-                None => data.to_vec(),
+                None => data,
             };
             if out.is_empty() {
                 continue;
             }
-            self.digests.update(&out);
-            if self.digests.len() > self.max_len {
+            self.len += out.len() as u64;
+            if self.len > self.max_len {
                 return Err(too_large(self.max_len));
+            }
+            if let Some(digests) = self.digests.as_mut() {
+                digests.update(&out);
             }
             return Ok(Some(out));
         }
@@ -232,12 +252,23 @@ where
     }
 
     /// The body has been read: check every declared value.
-    pub fn finish(self) -> Result<Digests, S3Error> {
+    pub fn finish(mut self) -> Result<Digests, S3Error> {
+        let digests = self.digests.take().ok_or_else(S3Error::internal)?.finish();
+        self.finish_with(digests)
+    }
+
+    /// [`BodyReader::finish`] with the digests computed by the caller over
+    /// every byte [`BodyReader::next`] returned (after
+    /// [`BodyReader::detach_digests`]).
+    pub fn finish_with(self, digests: Digests) -> Result<Digests, S3Error> {
+        if digests.len != self.len {
+            // The caller's digests do not cover what was read.
+            return Err(S3Error::internal());
+        }
         let trailers = match self.decoder {
             Some(decoder) => decoder.finish()?,
             None => Vec::new(),
         };
-        let digests = self.digests.finish();
         if let Some(expected) = self.plan.decoded_length
             && expected != digests.len
         {

@@ -3,10 +3,11 @@
 //! authorize (the action and ARN, identity + session + boundary + bucket
 //! policy), execute against the built-in store, encode the answer.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, request::Parts};
@@ -15,14 +16,17 @@ use mayfly_core::{Core, GatewayAudit, GatewayRequest, Principal, ResourcePolicy,
 use mayfly_policy::{Policy, PolicyKind};
 use mayfly_server::StreamingBody;
 use mayfly_sigv4::{AuthForm, Payload, PayloadHash, SigV4Error, UriEncoding};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::body::{BodyPlan, BodyReader};
 use crate::chunked::ChainKey;
 use crate::error::S3Error;
 use crate::request::{Query, Target, resolve_target};
 use crate::response::{self, FileBody, empty, http_date, iso8601, quoted, xml};
-use crate::store::{BucketMeta, BuiltinStore, ObjectMeta, OpenObject, StoreError};
+use crate::sink::UploadSink;
+use crate::store::{
+    BucketMeta, BuiltinStore, ListEntry, ListQuery, ObjectData, ObjectMeta, StoreError,
+    StoredObject,
+};
 use crate::xml::XmlWriter;
 
 /// Largest XML request document (DeleteObjects, policies) read into memory.
@@ -64,6 +68,11 @@ pub struct S3Gateway {
     upstream: Option<crate::upstream::Upstream>,
     request_counter: AtomicU64,
     request_id_prefix: u64,
+    /// Bucket records with their parsed policies, each valid while the
+    /// store's bucket generation is the one it was read at: every request
+    /// needs its bucket's owner and policy, and reading and parsing them
+    /// each time was a large part of a small GET.
+    buckets: RwLock<HashMap<String, Arc<Bucket>>>,
 }
 
 /// The operations the gateway serves.
@@ -238,7 +247,10 @@ struct Call<'a> {
 }
 
 /// A bucket with its parsed policy.
+#[derive(Debug)]
 struct Bucket {
+    /// The store's bucket generation this record was read at.
+    generation: u64,
     name: String,
     meta: BucketMeta,
     policy: Option<Policy>,
@@ -330,6 +342,7 @@ impl S3Gateway {
             upstream,
             request_counter: AtomicU64::new(0),
             request_id_prefix: u64::from_be_bytes(prefix),
+            buckets: RwLock::new(HashMap::new()),
         })
     }
 
@@ -475,9 +488,16 @@ impl S3Gateway {
         };
         let bucket_name = target.bucket.clone().unwrap_or_default();
         let key = target.key.clone().unwrap_or_default();
+        // Every operation but GetObject/HeadObject is awaited through a
+        // box: a future holds the state of all the futures it awaits inline,
+        // and the HTTP layer moves the request's future several times, so
+        // inline they made every GET copy tens of KiB (a third of its
+        // instructions under callgrind).
         match op {
-            Operation::ListBuckets => self.list_buckets(&call).await,
-            Operation::CreateBucket => self.create_bucket(&call, &bucket_name, body, plan).await,
+            Operation::ListBuckets => Box::pin(self.list_buckets(&call)).await,
+            Operation::CreateBucket => {
+                Box::pin(self.create_bucket(&call, &bucket_name, body, plan)).await
+            }
             _ => {
                 let bucket = self.load_bucket(&bucket_name).await?;
                 if let Some(upstream) = &self.upstream
@@ -490,11 +510,10 @@ impl S3Gateway {
                             | Operation::DeleteBucketPolicy
                     )
                 {
-                    return self
-                        .serve_upstream(
-                            upstream, &call, op, &bucket, &key, parts, &query, body, plan,
-                        )
-                        .await;
+                    return Box::pin(self.serve_upstream(
+                        upstream, &call, op, &bucket, &key, parts, &query, body, plan,
+                    ))
+                    .await;
                 }
                 match op {
                     Operation::DeleteBucket => {
@@ -542,7 +561,9 @@ impl S3Gateway {
                         );
                         Ok(xml(StatusCode::OK, doc))
                     }
-                    Operation::ListObjectsV2 => self.list_objects_v2(&call, &bucket, &query).await,
+                    Operation::ListObjectsV2 => {
+                        Box::pin(self.list_objects_v2(&call, &bucket, &query)).await
+                    }
                     Operation::GetBucketPolicy => {
                         call.authorize_bucket(
                             &bucket,
@@ -550,9 +571,9 @@ impl S3Gateway {
                             &bucket_arn(&bucket.name),
                             &[],
                         )?;
-                        match bucket.policy_text {
+                        match &bucket.policy_text {
                             Some(text) => {
-                                let mut response = Response::new(response::full(text));
+                                let mut response = Response::new(response::full(text.clone()));
                                 response.headers_mut().insert(
                                     http::header::CONTENT_TYPE,
                                     HeaderValue::from_static("application/json"),
@@ -568,7 +589,7 @@ impl S3Gateway {
                         }
                     }
                     Operation::PutBucketPolicy => {
-                        self.put_bucket_policy(&call, &bucket, body, plan).await
+                        Box::pin(self.put_bucket_policy(&call, &bucket, body, plan)).await
                     }
                     Operation::DeleteBucketPolicy => {
                         call.authorize_bucket(
@@ -584,14 +605,14 @@ impl S3Gateway {
                         Ok(empty(StatusCode::NO_CONTENT))
                     }
                     Operation::DeleteObjects => {
-                        self.delete_objects(&call, &bucket, body, plan).await
+                        Box::pin(self.delete_objects(&call, &bucket, body, plan)).await
                     }
                     Operation::PutObject => {
-                        self.put_object(&call, &bucket, &key, &parts.headers, body, plan)
+                        Box::pin(self.put_object(&call, &bucket, &key, &parts.headers, body, plan))
                             .await
                     }
                     Operation::CopyObject => {
-                        self.copy_object(&call, &bucket, &key, &parts.headers).await
+                        Box::pin(self.copy_object(&call, &bucket, &key, &parts.headers)).await
                     }
                     Operation::GetObject | Operation::HeadObject => {
                         call.authorize_bucket(
@@ -607,7 +628,6 @@ impl S3Gateway {
                             &query,
                             op == Operation::HeadObject,
                         )
-                        .await
                     }
                     Operation::DeleteObject => {
                         call.authorize_bucket(
@@ -651,7 +671,7 @@ impl S3Gateway {
                             &object_arn(&bucket.name, &key),
                             &[],
                         )?;
-                        self.upload_part(&bucket, &key, &query, body, plan).await
+                        Box::pin(self.upload_part(&bucket, &key, &query, body, plan)).await
                     }
                     Operation::CompleteMultipartUpload => {
                         call.authorize_bucket(
@@ -660,8 +680,7 @@ impl S3Gateway {
                             &object_arn(&bucket.name, &key),
                             &[],
                         )?;
-                        self.complete_upload(&bucket, &key, &query, body, plan)
-                            .await
+                        Box::pin(self.complete_upload(&bucket, &key, &query, body, plan)).await
                     }
                     Operation::AbortMultipartUpload => {
                         call.authorize_bucket(
@@ -684,7 +703,7 @@ impl S3Gateway {
                             &object_arn(&bucket.name, &key),
                             &[],
                         )?;
-                        self.list_parts(&bucket, &key, &query).await
+                        Box::pin(self.list_parts(&bucket, &key, &query)).await
                     }
                     Operation::ListMultipartUploads => {
                         call.authorize_bucket(
@@ -723,13 +742,33 @@ impl S3Gateway {
         }
     }
 
-    async fn load_bucket(&self, name: &str) -> Result<Bucket, S3Error> {
-        let (meta, policy_text) = self
+    /// The bucket `name` with its parsed policy, from the cache while no
+    /// bucket changed since it was read.
+    async fn load_bucket(&self, name: &str) -> Result<Arc<Bucket>, S3Error> {
+        // Read the generation before the files: a change after this point
+        // moves it on, so a record read from older files is never reused.
+        let generation = self.store.bucket_generation();
+        if let Some(bucket) = self
+            .buckets
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+            .filter(|b| b.generation == generation)
+        {
+            return Ok(Arc::clone(bucket));
+        }
+        let Some((meta, policy_text)) = self
             .store
             .bucket_and_policy(name)
             .await
             .map_err(store_error)?
-            .ok_or_else(|| S3Error::no_such_bucket(name))?;
+        else {
+            self.buckets
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(name);
+            return Err(S3Error::no_such_bucket(name));
+        };
         let policy = match &policy_text {
             Some(text) => match Policy::parse(text, PolicyKind::Resource) {
                 Ok(policy) => Some(policy),
@@ -741,12 +780,18 @@ impl S3Gateway {
             },
             None => None,
         };
-        Ok(Bucket {
+        let bucket = Arc::new(Bucket {
+            generation,
             name: name.to_owned(),
             meta,
             policy,
             policy_text,
-        })
+        });
+        self.buckets
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(name.to_owned(), Arc::clone(&bucket));
+        Ok(bucket)
     }
 
     async fn list_buckets(&self, call: &Call<'_>) -> Result<Response<StreamingBody>, S3Error> {
@@ -921,52 +966,24 @@ impl S3Gateway {
             None => None,
         };
         let start_after = query.get("start-after").unwrap_or("");
-        let marker = token.clone().unwrap_or_else(|| start_after.to_owned());
-        let objects = self
+        let after = token
+            .or_else(|| (!start_after.is_empty()).then(|| ListEntry::Key(start_after.to_owned())));
+        let page = self
             .store
-            .list_objects(&bucket.name, prefix)
+            .list_objects(
+                &bucket.name,
+                ListQuery {
+                    prefix: prefix.to_owned(),
+                    delimiter: delimiter.map(str::to_owned),
+                    after,
+                    max_keys,
+                },
+            )
             .await
             .map_err(store_error)?;
-        let mut contents: Vec<&ObjectMeta> = Vec::new();
-        let mut prefixes: Vec<String> = Vec::new();
-        let mut truncated = false;
-        let mut last = String::new();
-        for object in &objects {
-            if object.key.as_bytes() <= marker.as_bytes() {
-                continue;
-            }
-            if let Some(d) = delimiter
-                && marker.ends_with(d)
-                && !marker.is_empty()
-                && object.key.starts_with(&marker)
-            {
-                continue; // the rest of a common prefix already returned
-            }
-            let common = delimiter.and_then(|d| {
-                object.key[prefix.len()..]
-                    .find(d)
-                    .map(|i| object.key[..prefix.len() + i + d.len()].to_owned())
-            });
-            if let Some(common) = &common
-                && prefixes.last() == Some(common)
-            {
-                continue;
-            }
-            if contents.len() + prefixes.len() >= max_keys {
-                truncated = true;
-                break;
-            }
-            match common {
-                Some(common) => {
-                    last.clone_from(&common);
-                    prefixes.push(common);
-                }
-                None => {
-                    last.clone_from(&object.key);
-                    contents.push(object);
-                }
-            }
-        }
+        let truncated = page.truncated;
+        let contents = &page.contents;
+        let prefixes = &page.common_prefixes;
         let enc = |s: &str| if encode { url_encode(s) } else { s.to_owned() };
         let mut doc = XmlWriter::new("ListBucketResult");
         doc.element("Name", &bucket.name)
@@ -986,8 +1003,8 @@ impl S3Gateway {
         if !start_after.is_empty() {
             doc.element("StartAfter", &enc(start_after));
         }
-        if truncated {
-            doc.element("NextContinuationToken", &encode_token(&last));
+        if truncated && let Some(last) = &page.last {
+            doc.element("NextContinuationToken", &encode_token(last));
         }
         for object in contents {
             doc.open("Contents")
@@ -1000,7 +1017,7 @@ impl S3Gateway {
         }
         for p in prefixes {
             doc.open("CommonPrefixes")
-                .element("Prefix", &enc(&p))
+                .element("Prefix", &enc(p))
                 .close("CommonPrefixes");
         }
         Ok(xml(StatusCode::OK, doc.finish("ListBucketResult")))
@@ -1072,14 +1089,10 @@ impl S3Gateway {
             ));
         }
         call.authorize_bucket(bucket, "s3:PutObject", &object_arn(&bucket.name, key), &[])?;
-        let mut reader = BodyReader::new(body, plan, self.config.max_object_bytes)?;
-        let mut pending = self.store.begin_object().await.map_err(store_error)?;
-        while let Some(data) = reader.next().await? {
-            pending.write(&data).await.map_err(store_error)?;
-        }
+        let reader = BodyReader::new(body, plan, self.config.max_object_bytes)?;
         // Every declared hash, checksum and signature is checked before the
         // object becomes visible; on failure the temp file is removed.
-        let digests = reader.finish()?;
+        let (pending, digests) = self.receive_object(reader).await?;
         let mut meta = object_meta_from_headers(key, headers)?;
         meta.size = digests.len;
         meta.etag = hex::encode(digests.md5);
@@ -1143,12 +1156,9 @@ impl S3Gateway {
             &[],
         )?;
         call.authorize_bucket(bucket, "s3:PutObject", &object_arn(&bucket.name, key), &[])?;
-        let Some(OpenObject {
-            meta: src_meta,
-            mut file,
-        }) = self
+        let Some((src_meta, pending)) = self
             .store
-            .open_object(src_bucket, src_key)
+            .copy_object_data(src_bucket, src_key)
             .await
             .map_err(store_error)?
         else {
@@ -1166,26 +1176,6 @@ impl S3Gateway {
             return Err(S3Error::invalid_request(
                 "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
             ));
-        }
-        let mut pending = self.store.begin_object().await.map_err(store_error)?;
-        file.seek(std::io::SeekFrom::Start(0))
-            .await
-            .map_err(|e| store_error(e.into()))?;
-        let mut remaining = src_meta.size;
-        let mut buf = vec![0u8; 64 * 1024];
-        while remaining > 0 {
-            let want = usize::try_from(remaining)
-                .unwrap_or(usize::MAX)
-                .min(buf.len());
-            let n = file
-                .read(&mut buf[..want])
-                .await
-                .map_err(|e| store_error(e.into()))?;
-            if n == 0 {
-                return Err(S3Error::internal());
-            }
-            pending.write(&buf[..n]).await.map_err(store_error)?;
-            remaining -= n as u64;
         }
         let mut meta = if replace {
             object_meta_from_headers(key, headers)?
@@ -1210,7 +1200,9 @@ impl S3Gateway {
         Ok(xml(StatusCode::OK, doc.finish("CopyObjectResult")))
     }
 
-    async fn get_object(
+    /// GetObject and HeadObject. Synchronous: the object is opened and a
+    /// small one read on this thread ([`BuiltinStore::read_object`]).
+    fn get_object(
         &self,
         bucket: &Bucket,
         key: &str,
@@ -1218,10 +1210,9 @@ impl S3Gateway {
         query: &Query,
         head: bool,
     ) -> Result<Response<StreamingBody>, S3Error> {
-        let Some(OpenObject { meta, mut file }) = self
+        let Some(StoredObject { meta, data }) = self
             .store
-            .open_object(&bucket.name, key)
-            .await
+            .read_object(&bucket.name, key)
             .map_err(store_error)?
         else {
             return Err(S3Error::no_such_key(key));
@@ -1247,14 +1238,42 @@ impl S3Gateway {
         let body = if head {
             response::full(Bytes::new())
         } else {
-            file.seek(std::io::SeekFrom::Start(start))
-                .await
-                .map_err(|e| store_error(e.into()))?;
-            FileBody::new(file, len).boxed()
+            match data {
+                ObjectData::Inline(bytes) => {
+                    let from = usize::try_from(start).map_err(|_| S3Error::internal())?;
+                    let to = usize::try_from(start + len).map_err(|_| S3Error::internal())?;
+                    if to > bytes.len() {
+                        return Err(S3Error::internal());
+                    }
+                    response::full(bytes.slice(from..to))
+                }
+                ObjectData::File(file) => {
+                    FileBody::new(file, start, len, Arc::clone(self.store.buffers())).boxed()
+                }
+            }
         };
         let mut response = Response::new(body);
         *response.status_mut() = status;
         let h = response.headers_mut();
+        // The fixed headers by their static names (no name parsing).
+        h.insert(http::header::CONTENT_LENGTH, HeaderValue::from(len));
+        if let Ok(v) = HeaderValue::from_str(&quoted(&meta.etag)) {
+            h.insert(http::header::ETAG, v);
+        }
+        if let Ok(v) = HeaderValue::from_str(&http_date(meta.last_modified)) {
+            h.insert(http::header::LAST_MODIFIED, v);
+        }
+        h.insert(
+            http::header::ACCEPT_RANGES,
+            HeaderValue::from_static("bytes"),
+        );
+        let content_type = match meta.content_type.as_deref() {
+            None => Ok(HeaderValue::from_static("binary/octet-stream")),
+            Some(value) => HeaderValue::from_str(value),
+        };
+        if let Ok(v) = content_type {
+            h.insert(http::header::CONTENT_TYPE, v);
+        }
         let mut set = |name: &str, value: &str| {
             if let (Ok(n), Ok(v)) = (
                 http::HeaderName::from_bytes(name.as_bytes()),
@@ -1263,16 +1282,6 @@ impl S3Gateway {
                 h.insert(n, v);
             }
         };
-        set("content-length", &len.to_string());
-        set("etag", &quoted(&meta.etag));
-        set("last-modified", &http_date(meta.last_modified));
-        set("accept-ranges", "bytes");
-        set(
-            "content-type",
-            meta.content_type
-                .as_deref()
-                .unwrap_or("binary/octet-stream"),
-        );
         if let Some((start, end)) = range {
             set(
                 "content-range",
@@ -1512,6 +1521,26 @@ const MIN_PART_BYTES: u64 = 5 * 1024 * 1024;
 const MAX_PART_BYTES: u64 = 5 * 1024 * 1024 * 1024;
 
 impl S3Gateway {
+    /// Read an upload's body into a new (uncommitted) object, hashing on a
+    /// thread of its own ([`UploadSink`]), and check every declared value.
+    async fn receive_object<B>(
+        &self,
+        mut reader: BodyReader<B>,
+    ) -> Result<(crate::store::PendingObject, crate::checksum::Digests), S3Error>
+    where
+        B: Body<Data = Bytes> + Send + Unpin,
+        B::Error: std::fmt::Display,
+    {
+        let digests = reader.detach_digests().ok_or_else(S3Error::internal)?;
+        let mut sink = UploadSink::new(&self.store, digests).map_err(store_error)?;
+        while let Some(data) = reader.next().await? {
+            sink.write(data).await.map_err(store_error)?;
+        }
+        let (pending, digests) = sink.finish().await.map_err(store_error)?;
+        let digests = reader.finish_with(digests)?;
+        Ok((pending, digests))
+    }
+
     /// The upload named by `uploadId`, which must be for `key`.
     async fn upload_for(
         &self,
@@ -1554,12 +1583,8 @@ impl S3Gateway {
                 .with("ArgumentName", "partNumber")
             })?;
         let upload = self.upload_for(bucket, key, query).await?;
-        let mut reader = BodyReader::new(body, plan, MAX_PART_BYTES)?;
-        let mut pending = self.store.begin_object().await.map_err(store_error)?;
-        while let Some(data) = reader.next().await? {
-            pending.write(&data).await.map_err(store_error)?;
-        }
-        let digests = reader.finish()?;
+        let reader = BodyReader::new(body, plan, MAX_PART_BYTES)?;
+        let (pending, digests) = self.receive_object(reader).await?;
         let meta = ObjectMeta {
             key: key.to_owned(),
             size: digests.len,
@@ -1642,40 +1667,24 @@ impl S3Gateway {
             chosen.push((*number, meta.clone()));
         }
         // Concatenate the parts into a new object file; visible only once renamed.
-        let mut pending = self.store.begin_object().await.map_err(store_error)?;
         let mut md5s = Vec::with_capacity(16 * chosen.len());
         let mut total = 0u64;
-        let mut buf = vec![0u8; 64 * 1024];
-        for (number, meta) in &chosen {
-            let Some(OpenObject { mut file, .. }) = self
-                .store
-                .open_part(&bucket.name, &upload.upload_id, *number)
-                .await
-                .map_err(store_error)?
-            else {
-                return Err(invalid_part());
-            };
-            file.seek(std::io::SeekFrom::Start(0))
-                .await
-                .map_err(|e| store_error(e.into()))?;
-            let mut remaining = meta.size;
-            while remaining > 0 {
-                let want = usize::try_from(remaining)
-                    .unwrap_or(usize::MAX)
-                    .min(buf.len());
-                let n = file
-                    .read(&mut buf[..want])
-                    .await
-                    .map_err(|e| store_error(e.into()))?;
-                if n == 0 {
-                    return Err(S3Error::internal());
-                }
-                pending.write(&buf[..n]).await.map_err(store_error)?;
-                remaining -= n as u64;
-            }
+        for (_, meta) in &chosen {
             total += meta.size;
             md5s.extend_from_slice(&hex::decode(&meta.etag).map_err(|_| S3Error::internal())?);
         }
+        let pending = self
+            .store
+            .concatenate_parts(
+                &bucket.name,
+                &upload.upload_id,
+                chosen.iter().map(|(n, meta)| (*n, meta.size)).collect(),
+            )
+            .await
+            .map_err(|e| match e {
+                StoreError::NoSuchUpload => invalid_part(),
+                other => store_error(other),
+            })?;
         let mut meta = upload.object.clone();
         meta.key = key.to_owned();
         meta.size = total;
@@ -1939,21 +1948,41 @@ pub(crate) fn parse_range(value: &str, size: u64) -> Result<Option<(u64, u64)>, 
     Ok(Some(range))
 }
 
-fn encode_token(key: &str) -> String {
+/// The continuation token after `last`: base64url of the key, or for a
+/// common prefix of a byte UTF-8 never contains (0xFF) then the prefix, so
+/// that the next page skips everything under it and nothing else.
+fn encode_token(last: &ListEntry) -> String {
     use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.as_bytes())
+    let bytes = match last {
+        ListEntry::Key(key) => key.as_bytes().to_vec(),
+        ListEntry::CommonPrefix(prefix) => {
+            let mut bytes = Vec::with_capacity(prefix.len() + 1);
+            bytes.push(COMMON_PREFIX_TOKEN);
+            bytes.extend_from_slice(prefix.as_bytes());
+            bytes
+        }
+    };
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-fn decode_token(token: &str) -> Result<String, S3Error> {
+/// Marks a continuation token naming a common prefix.
+const COMMON_PREFIX_TOKEN: u8 = 0xFF;
+
+fn decode_token(token: &str) -> Result<ListEntry, S3Error> {
     use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(token.as_bytes())
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .ok_or_else(|| {
-            S3Error::invalid_argument("The continuation token provided is incorrect")
-                .with("ArgumentName", "continuation-token")
-        })
+        .ok();
+    let entry = bytes.and_then(|bytes| match bytes.split_first() {
+        Some((&COMMON_PREFIX_TOKEN, prefix)) => String::from_utf8(prefix.to_vec())
+            .ok()
+            .map(ListEntry::CommonPrefix),
+        _ => String::from_utf8(bytes).ok().map(ListEntry::Key),
+    });
+    entry.ok_or_else(|| {
+        S3Error::invalid_argument("The continuation token provided is incorrect")
+            .with("ArgumentName", "continuation-token")
+    })
 }
 
 fn url_encode(text: &str) -> String {
@@ -2043,7 +2072,19 @@ mod tests {
 
     #[test]
     fn tokens_round_trip() {
-        assert_eq!(decode_token(&encode_token("a/b ü")).unwrap(), "a/b ü");
+        for entry in [
+            ListEntry::Key("a/b ü".into()),
+            ListEntry::Key(String::new()),
+            ListEntry::CommonPrefix("a/".into()),
+        ] {
+            assert_eq!(decode_token(&encode_token(&entry)).unwrap(), entry);
+        }
         assert_eq!(decode_token("!!").unwrap_err().code, "InvalidArgument");
+        // Not UTF-8 after the marker.
+        let bad = base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            [0xFF, 0xFE],
+        );
+        assert_eq!(decode_token(&bad).unwrap_err().code, "InvalidArgument");
     }
 }

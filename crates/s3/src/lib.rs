@@ -10,13 +10,17 @@
 //! [`chunked`]) → commit atomically ([`store`]) → answer in S3's REST-XML.
 
 pub mod body;
+pub mod buffers;
 pub mod checksum;
 pub mod chunked;
 pub mod error;
 mod fuzz;
 mod gateway;
+mod key_index;
+pub mod object_cache;
 pub mod request;
 pub mod response;
+pub mod sink;
 pub mod store;
 pub mod upstream;
 pub mod xml;

@@ -1,7 +1,10 @@
 //! Response bodies and the small formats S3 responses use (HTTP dates,
 //! ISO 8601 timestamps, quoted ETags).
 
+use std::future::Future;
+use std::io::{Read, Seek, SeekFrom};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -12,7 +15,9 @@ use mayfly_server::StreamingBody;
 use time::OffsetDateTime;
 use time::format_description::BorrowedFormatItem;
 use time::macros::format_description;
-use tokio::io::{AsyncRead, ReadBuf};
+use tokio::task::JoinHandle;
+
+use crate::buffers::{BUFFER_BYTES, BufferPool};
 
 const HTTP_DATE: &[BorrowedFormatItem<'static>] = format_description!(
     "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
@@ -72,22 +77,57 @@ pub fn empty(status: StatusCode) -> Response<StreamingBody> {
     response
 }
 
-/// Streams `remaining` bytes of a file in 64 KiB frames.
+/// Bytes a [`FileBody`] reads per frame.
+type FrameRead = JoinHandle<std::io::Result<(std::fs::File, Bytes)>>;
+
+/// Streams part of a file in frames of one pooled buffer each
+/// ([`crate::buffers`]). Each frame is read by one blocking call straight
+/// into its buffer, which goes to the socket as it is and back to the pool
+/// afterwards; the next read starts as soon as a frame is handed out, so
+/// the disk and the socket work at the same time, with two buffers per
+/// response at most.
 #[derive(Debug)]
 pub struct FileBody {
-    file: tokio::fs::File,
+    buffers: Arc<BufferPool>,
+    reading: Option<FrameRead>,
+    /// Bytes not yet handed out.
     remaining: u64,
-    buf: Box<[u8]>,
+    /// Bytes not yet asked of the file.
+    unread: u64,
 }
 
 impl FileBody {
-    /// Stream `len` bytes from the file's current position.
-    pub fn new(file: tokio::fs::File, len: u64) -> Self {
-        Self {
-            file,
+    /// Stream `len` bytes of `file` from offset `start`. Must be called
+    /// within the runtime (it starts the first read).
+    pub fn new(file: std::fs::File, start: u64, len: u64, buffers: Arc<BufferPool>) -> Self {
+        let mut body = Self {
+            buffers,
+            reading: None,
             remaining: len,
-            buf: vec![0u8; 64 * 1024].into_boxed_slice(),
+            unread: len,
+        };
+        body.read_next(file, Some(start));
+        body
+    }
+
+    fn read_next(&mut self, file: std::fs::File, seek: Option<u64>) {
+        if self.unread == 0 {
+            return;
         }
+        let want = self.unread.min(BUFFER_BYTES as u64);
+        self.unread -= want;
+        let mut buffer = self.buffers.take();
+        self.reading = Some(tokio::task::spawn_blocking(move || {
+            let mut file = file;
+            if let Some(start) = seek {
+                file.seek(SeekFrom::Start(start))?;
+            }
+            (&file).take(want).read_to_end(buffer.vec_mut())?;
+            if buffer.len() as u64 != want {
+                return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof));
+            }
+            Ok((file, buffer.into_bytes()))
+        }));
     }
 
     /// As a boxed response body.
@@ -105,25 +145,27 @@ impl Body for FileBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
         let this = self.get_mut();
-        if this.remaining == 0 {
+        let Some(reading) = this.reading.as_mut() else {
             return Poll::Ready(None);
-        }
-        let want = usize::try_from(this.remaining)
-            .unwrap_or(usize::MAX)
-            .min(this.buf.len());
-        let mut read = ReadBuf::new(&mut this.buf[..want]);
-        match Pin::new(&mut this.file).poll_read(cx, &mut read) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Err(error)) => Poll::Ready(Some(Err(error))),
-            Poll::Ready(Ok(())) => {
-                let filled = read.filled();
-                if filled.is_empty() {
-                    return Poll::Ready(Some(Err(std::io::Error::from(
-                        std::io::ErrorKind::UnexpectedEof,
-                    ))));
-                }
-                this.remaining -= filled.len() as u64;
-                Poll::Ready(Some(Ok(Frame::data(Bytes::copy_from_slice(filled)))))
+        };
+        let read = match Pin::new(reading).poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(read) => read,
+        };
+        this.reading = None;
+        match read {
+            Ok(Ok((file, frame))) => {
+                this.remaining -= frame.len() as u64;
+                this.read_next(file, None);
+                Poll::Ready(Some(Ok(Frame::data(frame))))
+            }
+            Ok(Err(error)) => {
+                this.remaining = 0;
+                Poll::Ready(Some(Err(error)))
+            }
+            Err(_) => {
+                this.remaining = 0;
+                Poll::Ready(Some(Err(std::io::Error::other("file read task failed"))))
             }
         }
     }

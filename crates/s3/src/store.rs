@@ -16,18 +16,49 @@
 //! a temp file. Object keys never become path components (they are hashed),
 //! so no key can name a file outside the bucket; bucket names are checked
 //! against S3's naming rules before they become a directory name.
+//!
+//! Listing does not read the objects directory: each bucket has an ordered
+//! in-memory index of its keys ([`crate::key_index`]), built from the directory the
+//! first time the bucket is listed after start-up (every object's footer is
+//! read once) and kept in step with the directory by every commit and
+//! delete, which rename or remove the file while holding the index's lock.
+//! A ListObjectsV2 page walks the index, skips each common prefix in one
+//! step, and reads the metadata of the objects it returns only.
+//!
+//! Every operation does its file I/O with `std::fs` inside one
+//! `spawn_blocking` call: each `tokio::fs` call is its own trip through
+//! the blocking pool, and those trips, not the I/O, were the cost of a
+//! small request.
 
-use std::io::SeekFrom;
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use aws_lc_rs::rand::SecureRandom;
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+
+use crate::buffers::BufferPool;
+use crate::key_index::{KeyIndex, loaded, walk};
+pub use crate::key_index::{ListEntry, ListQuery};
+use crate::object_cache::{CachedObject, ObjectCache};
 
 const MAGIC: &[u8; 8] = b"MFS3OBJ1";
 const FOOTER: u64 = 12;
 /// Largest metadata block accepted when reading an object file.
 const MAX_META: u32 = 1024 * 1024;
+/// Object files up to this size (data, metadata and footer) are read
+/// whole by the call that opens them: one read instead of a seek and two
+/// reads for the footer and metadata, and another trip for the data.
+const INLINE_FILE_BYTES: u64 = 64 * 1024;
+/// While an object is being written, writeback of its data to disk is
+/// started every this many bytes, so that the fsync before the commit
+/// waits for the tail only (the page cache would otherwise hold the whole
+/// object until then).
+const WRITEBACK_STEP: u64 = 32 * 1024 * 1024;
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
@@ -108,13 +139,6 @@ pub fn valid_upload_id(id: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// The built-in store.
-#[derive(Debug)]
-pub struct BuiltinStore {
-    root: PathBuf,
-    rng: aws_lc_rs::rand::SystemRandom,
-}
-
 /// Whether `name` follows S3's bucket naming rules (3-63 characters of
 /// lowercase letters, digits, `.` and `-`, starting and ending with a letter
 /// or digit, no `..`, not an IP address). Only such names become paths.
@@ -132,8 +156,12 @@ pub fn valid_bucket_name(name: &str) -> bool {
         && name.parse::<std::net::Ipv4Addr>().is_err()
 }
 
-fn object_file_name(key: &str) -> String {
-    hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, key.as_bytes()).as_ref())
+pub(crate) fn object_file_name(key: &str) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, key.as_bytes());
+    let mut name = [0u8; 64];
+    // 32 digest bytes always fill the 64 hex digits exactly.
+    let _ = hex::encode_to_slice(digest.as_ref(), &mut name);
+    String::from_utf8_lossy(&name).into_owned()
 }
 
 fn now_unix() -> u64 {
@@ -142,25 +170,145 @@ fn now_unix() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// An object being written: a temp file the data streams into.
+/// Run blocking file I/O on the blocking pool: one trip per store operation.
+pub(crate) async fn blocking<T, F>(work: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, StoreError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|_| StoreError::Io(std::io::Error::other("blocking store task failed")))?
+}
+
+/// `Ok(None)` for a missing file, the error for any other failure.
+pub(crate) fn unless_missing<T>(result: std::io::Result<T>) -> Result<Option<T>, StoreError> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Starts the writeback of a file being written while more data arrives:
+/// a thread that `fdatasync`s a handle to the file each time it is asked.
+#[derive(Debug)]
+struct Writeback {
+    requests: std::sync::mpsc::SyncSender<()>,
+    thread: std::thread::JoinHandle<std::io::Result<()>>,
+}
+
+impl Writeback {
+    fn start(file: &File) -> std::io::Result<Self> {
+        let file = file.try_clone()?;
+        // Capacity 1: a request while one waits is covered by the waiting one.
+        let (requests, pending) = std::sync::mpsc::sync_channel::<()>(1);
+        let thread = std::thread::Builder::new()
+            .name("mayfly-s3-writeback".to_owned())
+            .spawn(move || {
+                while pending.recv().is_ok() {
+                    file.sync_data()?;
+                }
+                Ok(())
+            })?;
+        Ok(Self { requests, thread })
+    }
+
+    fn request(&self) {
+        let _ = self.requests.try_send(());
+    }
+
+    /// Wait for the thread; its error, if a sync failed. (The handle is a
+    /// `dup` of the writer's: an error it consumed would not be reported
+    /// again to the final fsync, so it must be passed on here.)
+    fn stop(self) -> Result<(), StoreError> {
+        drop(self.requests);
+        match self.thread.join() {
+            Ok(result) => result.map_err(StoreError::from),
+            Err(_) => Err(StoreError::Io(std::io::Error::other(
+                "writeback thread failed",
+            ))),
+        }
+    }
+}
+
+/// An object being written: a temp file the data is appended to, with
+/// blocking calls (the gateway drives it from blocking threads). Dropped
+/// without being committed, it removes its temp file.
 #[derive(Debug)]
 pub struct PendingObject {
-    file: tokio::fs::File,
+    file: File,
     path: PathBuf,
+    written: u64,
+    writeback_at: u64,
+    writeback: Option<Writeback>,
     committed: bool,
 }
 
 impl PendingObject {
-    /// Append data.
-    pub async fn write(&mut self, data: &[u8]) -> Result<(), StoreError> {
-        self.file.write_all(data).await?;
+    /// Create the temp file at `path` (blocking).
+    pub(crate) fn create(path: PathBuf) -> Result<Self, StoreError> {
+        let file = File::create(&path)?;
+        Ok(Self {
+            file,
+            path,
+            written: 0,
+            writeback_at: WRITEBACK_STEP,
+            writeback: None,
+            committed: false,
+        })
+    }
+
+    /// Append `data` (blocking).
+    pub fn write(&mut self, data: &[u8]) -> Result<(), StoreError> {
+        self.file.write_all(data)?;
+        self.wrote(data.len() as u64)
+    }
+
+    /// Append `len` bytes of `source` from its current position (blocking;
+    /// the kernel copies between the files where it can).
+    fn copy_from(&mut self, source: &File, len: u64) -> Result<(), StoreError> {
+        let copied = std::io::copy(&mut source.take(len), &mut self.file)?;
+        if copied != len {
+            return Err(StoreError::Corrupt("object file shorter than its size"));
+        }
+        self.wrote(len)
+    }
+
+    fn wrote(&mut self, n: u64) -> Result<(), StoreError> {
+        self.written += n;
+        if self.written >= self.writeback_at {
+            self.writeback_at = self.written + WRITEBACK_STEP;
+            if self.writeback.is_none() {
+                self.writeback = Some(Writeback::start(&self.file)?);
+            }
+            if let Some(writeback) = &self.writeback {
+                writeback.request();
+            }
+        }
         Ok(())
     }
 
-    /// Discard the upload.
-    pub async fn abort(mut self) {
+    /// Append the metadata footer and make everything durable (blocking).
+    fn seal(&mut self, meta: &ObjectMeta) -> Result<(), StoreError> {
+        let json = serde_json::to_vec(meta).map_err(|_| StoreError::Corrupt("object meta"))?;
+        let len = u32::try_from(json.len()).map_err(|_| StoreError::Corrupt("object meta"))?;
+        let mut footer = json;
+        footer.extend_from_slice(&len.to_be_bytes());
+        footer.extend_from_slice(MAGIC);
+        self.file.write_all(&footer)?;
+        if let Some(writeback) = self.writeback.take() {
+            writeback.stop()?;
+        }
+        self.file.sync_all()?;
+        Ok(())
+    }
+
+    /// Rename the sealed file to `target` (blocking).
+    fn publish(&mut self, target: &Path) -> Result<(), StoreError> {
+        std::fs::rename(&self.path, target)?;
         self.committed = true;
-        let _ = tokio::fs::remove_file(&self.path).await;
+        Ok(())
     }
 }
 
@@ -173,32 +321,135 @@ impl Drop for PendingObject {
     }
 }
 
+/// A stored object's data as a GET reads it.
+#[derive(Debug)]
+pub enum ObjectData {
+    /// A small object, read whole together with its metadata.
+    Inline(Bytes),
+    /// A larger object: its file, the data is `[0, meta.size)`.
+    File(File),
+}
+
 /// An object opened for reading.
 #[derive(Debug)]
-pub struct OpenObject {
+pub struct StoredObject {
     /// Its metadata.
-    pub meta: ObjectMeta,
-    /// The file, positioned nowhere in particular; data is `[0, meta.size)`.
-    pub file: tokio::fs::File,
+    pub meta: Arc<ObjectMeta>,
+    /// Its data.
+    pub data: ObjectData,
+}
+
+/// One page of a listing.
+#[derive(Debug, Default)]
+pub struct ListPage {
+    /// The objects, by key.
+    pub contents: Vec<ObjectMeta>,
+    /// The common prefixes, in order.
+    pub common_prefixes: Vec<String>,
+    /// Whether entries remain after this page.
+    pub truncated: bool,
+    /// The page's last entry (the next page starts after it).
+    pub last: Option<ListEntry>,
+}
+
+/// The built-in store.
+#[derive(Debug)]
+pub struct BuiltinStore {
+    root: PathBuf,
+    rng: aws_lc_rs::rand::SystemRandom,
+    /// Changes after every change to any bucket's record or policy (see
+    /// [`BuiltinStore::bucket_generation`]).
+    bucket_generation: AtomicU64,
+    /// The key index of each bucket used since start-up.
+    indexes: Mutex<HashMap<String, Arc<KeyIndex>>>,
+    /// Transfer buffers for uploads and downloads.
+    buffers: Arc<BufferPool>,
+    /// Small objects recently read.
+    cache: Arc<ObjectCache>,
 }
 
 impl BuiltinStore {
     /// Open (creating) the store under `root` (`DATA_DIR/s3`).
     pub async fn open(root: impl Into<PathBuf>) -> Result<Self, StoreError> {
         let root = root.into();
-        tokio::fs::create_dir_all(root.join("buckets")).await?;
-        tokio::fs::create_dir_all(root.join("tmp")).await?;
+        let dirs = root.clone();
+        blocking(move || {
+            std::fs::create_dir_all(dirs.join("buckets"))?;
+            std::fs::create_dir_all(dirs.join("tmp"))?;
+            Ok(())
+        })
+        .await?;
         Ok(Self {
             root,
             rng: aws_lc_rs::rand::SystemRandom::new(),
+            bucket_generation: AtomicU64::new(0),
+            indexes: Mutex::new(HashMap::new()),
+            buffers: BufferPool::new(),
+            cache: Arc::new(ObjectCache::default()),
         })
+    }
+
+    /// A number that changes (after the files changed) whenever a bucket is
+    /// created or deleted or its policy set or removed. A bucket record read
+    /// after observing generation `g` is current for as long as the
+    /// generation is still `g`: callers may cache it on that condition.
+    pub fn bucket_generation(&self) -> u64 {
+        self.bucket_generation.load(Ordering::Acquire)
+    }
+
+    /// A bucket's record or policy changed: bump the generation.
+    fn bucket_changed(&self) {
+        self.bucket_generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A bucket was created or deleted: also forget its key index (a bucket
+    /// made anew starts from its directory) and its cached objects.
+    fn bucket_replaced(&self, bucket: &str) {
+        self.cache.forget_bucket(bucket);
+        self.indexes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(bucket);
+        self.bucket_changed();
+    }
+
+    /// The transfer buffers uploads and downloads share.
+    pub fn buffers(&self) -> &Arc<BufferPool> {
+        &self.buffers
+    }
+
+    fn index(&self, bucket: &str) -> Arc<KeyIndex> {
+        let mut indexes = self.indexes.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(index) = indexes.get(bucket) {
+            return Arc::clone(index);
+        }
+        let index = Arc::new(KeyIndex::default());
+        indexes.insert(bucket.to_owned(), Arc::clone(&index));
+        index
     }
 
     fn bucket_dir(&self, bucket: &str) -> PathBuf {
         self.root.join("buckets").join(bucket)
     }
 
-    fn temp_path(&self) -> Result<PathBuf, StoreError> {
+    fn objects_dir(&self, bucket: &str) -> PathBuf {
+        self.bucket_dir(bucket).join("objects")
+    }
+
+    /// `buckets/<bucket>/objects/<sha256(key)>`, built in one allocation
+    /// (every GET computes it).
+    fn object_path(&self, bucket: &str, key: &str) -> PathBuf {
+        let mut path = PathBuf::with_capacity(self.root.as_os_str().len() + bucket.len() + 90);
+        path.push(&self.root);
+        path.push("buckets");
+        path.push(bucket);
+        path.push("objects");
+        path.push(object_file_name(key));
+        path
+    }
+
+    /// A fresh temp file path under `tmp/`.
+    pub(crate) fn temp_path(&self) -> Result<PathBuf, StoreError> {
         let mut bytes = [0u8; 16];
         self.rng
             .fill(&mut bytes)
@@ -206,38 +457,32 @@ impl BuiltinStore {
         Ok(self.root.join("tmp").join(hex::encode(bytes)))
     }
 
-    async fn write_atomic(&self, target: &Path, data: &[u8]) -> Result<(), StoreError> {
-        let temp = self.temp_path()?;
-        let mut file = tokio::fs::File::create(&temp).await?;
-        file.write_all(data).await?;
-        file.sync_all().await?;
-        drop(file);
-        tokio::fs::rename(&temp, target).await?;
-        Ok(())
-    }
-
     /// Create a bucket owned by `owner`.
     pub async fn create_bucket(&self, bucket: &str, owner: &str) -> Result<(), StoreError> {
         let dir = self.bucket_dir(bucket);
-        match tokio::fs::create_dir(&dir).await {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let owner = self
-                    .bucket(bucket)
-                    .await?
-                    .map(|m| m.owner)
-                    .unwrap_or_default();
-                return Err(StoreError::BucketExists { owner });
-            }
-            Err(e) => return Err(e.into()),
-        }
-        tokio::fs::create_dir(dir.join("objects")).await?;
+        let temp = self.temp_path()?;
         let meta = BucketMeta {
             owner: owner.to_owned(),
             created: now_unix(),
         };
         let json = serde_json::to_vec(&meta).map_err(|_| StoreError::Corrupt("bucket meta"))?;
-        self.write_atomic(&dir.join("bucket.json"), &json).await
+        let result = blocking(move || {
+            match std::fs::create_dir(&dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let owner = read_bucket_meta(&dir)?.map(|m| m.owner).unwrap_or_default();
+                    return Err(StoreError::BucketExists { owner });
+                }
+                Err(e) => return Err(e.into()),
+            }
+            std::fs::create_dir(dir.join("objects"))?;
+            write_atomic(&temp, &dir.join("bucket.json"), &json)
+        })
+        .await;
+        if !matches!(result, Err(StoreError::BucketExists { .. })) {
+            self.bucket_replaced(bucket);
+        }
+        result
     }
 
     /// A bucket's metadata, `None` when it does not exist.
@@ -245,13 +490,8 @@ impl BuiltinStore {
         if !valid_bucket_name(bucket) {
             return Ok(None);
         }
-        match tokio::fs::read(self.bucket_dir(bucket).join("bucket.json")).await {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|_| StoreError::Corrupt("bucket meta")),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+        let dir = self.bucket_dir(bucket);
+        blocking(move || read_bucket_meta(&dir)).await
     }
 
     /// A bucket's metadata and policy text, read in one blocking call (every
@@ -264,84 +504,126 @@ impl BuiltinStore {
             return Ok(None);
         }
         let dir = self.bucket_dir(bucket);
-        tokio::task::spawn_blocking(move || {
-            let meta = match std::fs::read(dir.join("bucket.json")) {
-                Ok(bytes) => serde_json::from_slice::<BucketMeta>(&bytes)
-                    .map_err(|_| StoreError::Corrupt("bucket meta"))?,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-                Err(e) => return Err(StoreError::from(e)),
+        blocking(move || {
+            let Some(meta) = read_bucket_meta(&dir)? else {
+                return Ok(None);
             };
-            let policy = match std::fs::read_to_string(dir.join("policy.json")) {
-                Ok(text) => Some(text),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-                Err(e) => return Err(StoreError::from(e)),
-            };
+            let policy = unless_missing(std::fs::read_to_string(dir.join("policy.json")))?;
             Ok(Some((meta, policy)))
         })
         .await
-        .map_err(|_| StoreError::Io(std::io::Error::other("blocking read task failed")))?
     }
 
     /// Every bucket, by name.
     pub async fn list_buckets(&self) -> Result<Vec<(String, BucketMeta)>, StoreError> {
-        let mut out = Vec::new();
-        let mut dir = tokio::fs::read_dir(self.root.join("buckets")).await?;
-        while let Some(entry) = dir.next_entry().await? {
-            let Ok(name) = entry.file_name().into_string() else {
-                continue;
-            };
-            if let Some(meta) = self.bucket(&name).await? {
-                out.push((name, meta));
+        let buckets = self.root.join("buckets");
+        blocking(move || {
+            let mut out = Vec::new();
+            for entry in std::fs::read_dir(&buckets)? {
+                let entry = entry?;
+                let Ok(name) = entry.file_name().into_string() else {
+                    continue;
+                };
+                if !valid_bucket_name(&name) {
+                    continue;
+                }
+                if let Some(meta) = read_bucket_meta(&entry.path())? {
+                    out.push((name, meta));
+                }
             }
-        }
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(out)
+            out.sort_by(|a, b| a.0.cmp(&b.0));
+            Ok(out)
+        })
+        .await
     }
 
     /// Delete an empty bucket.
     pub async fn delete_bucket(&self, bucket: &str) -> Result<(), StoreError> {
-        if self.bucket(bucket).await?.is_none() {
+        if !valid_bucket_name(bucket) {
             return Err(StoreError::NoSuchBucket);
         }
         let dir = self.bucket_dir(bucket);
-        let mut objects = tokio::fs::read_dir(dir.join("objects")).await?;
-        if objects.next_entry().await?.is_some() {
-            return Err(StoreError::BucketNotEmpty);
-        }
-        // Move it aside first: the name is free at once, the removal may lag.
         let aside = self.temp_path()?;
-        tokio::fs::rename(&dir, &aside).await?;
-        tokio::fs::remove_dir_all(&aside).await?;
-        Ok(())
+        let index = self.index(bucket);
+        let result = blocking(move || {
+            // Under the index lock no object is committed meanwhile, so the
+            // bucket is still empty when it is moved away.
+            let keys = index.lock();
+            if read_bucket_meta(&dir)?.is_none() {
+                return Err(StoreError::NoSuchBucket);
+            }
+            if std::fs::read_dir(dir.join("objects"))?.next().is_some() {
+                return Err(StoreError::BucketNotEmpty);
+            }
+            // Move it aside first: the name is free at once, the removal may lag.
+            std::fs::rename(&dir, &aside)?;
+            drop(keys);
+            std::fs::remove_dir_all(&aside)?;
+            Ok(())
+        })
+        .await;
+        if !matches!(
+            result,
+            Err(StoreError::BucketNotEmpty | StoreError::NoSuchBucket)
+        ) {
+            self.bucket_replaced(bucket);
+        }
+        result
     }
 
     /// Set the bucket policy.
     pub async fn put_policy(&self, bucket: &str, text: &str) -> Result<(), StoreError> {
-        self.write_atomic(
-            &self.bucket_dir(bucket).join("policy.json"),
-            text.as_bytes(),
-        )
-        .await
+        let target = self.bucket_dir(bucket).join("policy.json");
+        let temp = self.temp_path()?;
+        let text = text.as_bytes().to_vec();
+        let result = blocking(move || write_atomic(&temp, &target, &text)).await;
+        self.bucket_changed();
+        result
     }
 
     /// Remove the bucket policy.
     pub async fn delete_policy(&self, bucket: &str) -> Result<(), StoreError> {
-        match tokio::fs::remove_file(self.bucket_dir(bucket).join("policy.json")).await {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+        let path = self.bucket_dir(bucket).join("policy.json");
+        let result = blocking(move || {
+            unless_missing(std::fs::remove_file(&path))?;
+            Ok(())
+        })
+        .await;
+        self.bucket_changed();
+        result
     }
 
     /// Start writing an object.
     pub async fn begin_object(&self) -> Result<PendingObject, StoreError> {
         let path = self.temp_path()?;
-        let file = tokio::fs::File::create(&path).await?;
-        Ok(PendingObject {
-            file,
-            path,
-            committed: false,
+        blocking(move || PendingObject::create(path)).await
+    }
+
+    /// A new (uncommitted) object holding a copy of the data of
+    /// `bucket/key`, with the source's metadata; `None` when the source
+    /// does not exist.
+    pub async fn copy_object_data(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<(ObjectMeta, PendingObject)>, StoreError> {
+        let source = self.object_path(bucket, key);
+        let key = key.to_owned();
+        let temp = self.temp_path()?;
+        blocking(move || {
+            let Some(mut file) = unless_missing(File::open(&source))? else {
+                return Ok(None);
+            };
+            let meta = read_meta(&mut file)?;
+            if meta.key != key {
+                return Ok(None);
+            }
+            file.seek(SeekFrom::Start(0))?;
+            let mut pending = PendingObject::create(temp)?;
+            pending.copy_from(&file, meta.size)?;
+            Ok(Some((meta, pending)))
         })
+        .await
     }
 
     /// Make a finished upload visible as `bucket/key` with `meta`.
@@ -351,119 +633,120 @@ impl BuiltinStore {
         bucket: &str,
         meta: &ObjectMeta,
     ) -> Result<(), StoreError> {
-        let objects = self.bucket_dir(bucket).join("objects");
-        self.finish_file(pending, &objects, &object_file_name(&meta.key), meta)
-            .await
-    }
-
-    /// Append the metadata footer, fsync, and rename into `dir/name`.
-    async fn finish_file(
-        &self,
-        mut pending: PendingObject,
-        dir: &Path,
-        name: &str,
-        meta: &ObjectMeta,
-    ) -> Result<(), StoreError> {
-        let json = serde_json::to_vec(meta).map_err(|_| StoreError::Corrupt("object meta"))?;
-        let len = u32::try_from(json.len()).map_err(|_| StoreError::Corrupt("object meta"))?;
-        pending.file.write_all(&json).await?;
-        pending.file.write_all(&len.to_be_bytes()).await?;
-        pending.file.write_all(MAGIC).await?;
-        pending.file.sync_all().await?;
-        tokio::fs::rename(&pending.path, dir.join(name))
-            .await
-            .map_err(|e| match e.kind() {
-                std::io::ErrorKind::NotFound => StoreError::NoSuchBucket,
-                _ => StoreError::Io(e),
-            })?;
-        pending.committed = true;
-        if let Ok(dir) = tokio::fs::File::open(dir).await {
-            let _ = dir.sync_all().await;
-        }
-        Ok(())
-    }
-
-    async fn read_meta(file: &mut tokio::fs::File) -> Result<ObjectMeta, StoreError> {
-        let total = file.metadata().await?.len();
-        let footer_at = total
-            .checked_sub(FOOTER)
-            .ok_or(StoreError::Corrupt("object file too short"))?;
-        file.seek(SeekFrom::Start(footer_at)).await?;
-        let mut footer = [0u8; FOOTER as usize];
-        file.read_exact(&mut footer).await?;
-        let len = meta_len(total, &footer)?;
-        file.seek(SeekFrom::Start(footer_at - u64::from(len)))
-            .await?;
-        let mut json = vec![0u8; len as usize];
-        file.read_exact(&mut json).await?;
-        parse_meta(total, len, &json)
-    }
-
-    /// [`Store::read_meta`] with blocking I/O, for one trip to the blocking
-    /// pool instead of one per file operation (the GET hot path).
-    fn read_meta_blocking(file: &mut std::fs::File) -> Result<ObjectMeta, StoreError> {
-        use std::io::{Read, Seek};
-        let total = file.metadata()?.len();
-        let footer_at = total
-            .checked_sub(FOOTER)
-            .ok_or(StoreError::Corrupt("object file too short"))?;
-        file.seek(SeekFrom::Start(footer_at))?;
-        let mut footer = [0u8; FOOTER as usize];
-        file.read_exact(&mut footer)?;
-        let len = meta_len(total, &footer)?;
-        file.seek(SeekFrom::Start(footer_at - u64::from(len)))?;
-        let mut json = vec![0u8; len as usize];
-        file.read_exact(&mut json)?;
-        parse_meta(total, len, &json)
-    }
-
-    /// Open `bucket/key` for reading; `None` when it does not exist.
-    pub async fn open_object(
-        &self,
-        bucket: &str,
-        key: &str,
-    ) -> Result<Option<OpenObject>, StoreError> {
-        let path = self
-            .bucket_dir(bucket)
-            .join("objects")
-            .join(object_file_name(key));
-        // Open and read the metadata in one blocking call: a GET is mostly
-        // these few small reads, and each async file operation would be its
-        // own round trip through the blocking pool.
-        let opened = tokio::task::spawn_blocking(move || {
-            let mut file = match std::fs::File::open(&path) {
-                Ok(file) => file,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-                Err(e) => return Err(StoreError::from(e)),
-            };
-            let meta = Self::read_meta_blocking(&mut file)?;
-            Ok(Some((meta, file)))
+        let objects = self.objects_dir(bucket);
+        let index = self.index(bucket);
+        let cache = Arc::clone(&self.cache);
+        let bucket = bucket.to_owned();
+        let meta = meta.clone();
+        blocking(move || {
+            let mut pending = pending;
+            pending.seal(&meta)?;
+            let target = objects.join(object_file_name(&meta.key));
+            {
+                let mut keys = index.lock();
+                pending.publish(&target).map_err(|e| match e {
+                    StoreError::Io(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        StoreError::NoSuchBucket
+                    }
+                    other => other,
+                })?;
+                cache.invalidate(&bucket, &meta.key);
+                if let Some(keys) = keys.as_mut() {
+                    keys.insert(meta.key);
+                }
+            }
+            sync_dir(&objects);
+            Ok(())
         })
         .await
-        .map_err(|_| StoreError::Io(std::io::Error::other("blocking read task failed")))??;
-        let Some((meta, file)) = opened else {
-            return Ok(None);
-        };
-        if meta.key != key {
-            return Ok(None);
+    }
+
+    /// Open `bucket/key` for a GET, with the data of a small object read
+    /// in the same call; `None` when it does not exist.
+    ///
+    /// This blocks the calling thread, on purpose: it is an `open`, an
+    /// `fstat` and one read of at most [`INLINE_FILE_BYTES`] (or two small
+    /// reads of a larger file's footer), microseconds when the file is in
+    /// the page cache, while a trip through the blocking pool costs two
+    /// thread wake-ups and was most of the time of a small GET. A larger
+    /// object's data is then streamed from the blocking pool. Small objects
+    /// are kept in the [`ObjectCache`], and served from it while unchanged.
+    pub fn read_object(&self, bucket: &str, key: &str) -> Result<Option<StoredObject>, StoreError> {
+        if let Some(hit) = self.cache.get(bucket, key) {
+            return Ok(Some(StoredObject {
+                meta: Arc::clone(&hit.meta),
+                data: ObjectData::Inline(hit.data.clone()),
+            }));
         }
-        Ok(Some(OpenObject {
+        let mark = self.cache.change_mark();
+        let object = read_object_file(&self.object_path(bucket, key), key)?;
+        if let Some(StoredObject {
             meta,
-            file: tokio::fs::File::from_std(file),
-        }))
+            data: ObjectData::Inline(data),
+        }) = &object
+        {
+            // An exact copy: the read buffer also holds the metadata JSON.
+            let cached = CachedObject {
+                meta: Arc::clone(meta),
+                data: Bytes::copy_from_slice(data),
+            };
+            self.cache.insert(mark, bucket, Arc::new(cached));
+        }
+        Ok(object)
     }
 
     /// Delete `bucket/key` (no error when it does not exist, as S3).
     pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
-        let path = self
-            .bucket_dir(bucket)
-            .join("objects")
-            .join(object_file_name(key));
-        match tokio::fs::remove_file(&path).await {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+        let path = self.object_path(bucket, key);
+        let index = self.index(bucket);
+        let cache = Arc::clone(&self.cache);
+        let bucket = bucket.to_owned();
+        let key = key.to_owned();
+        blocking(move || {
+            let mut keys = index.lock();
+            let removed = unless_missing(std::fs::remove_file(&path));
+            cache.invalidate(&bucket, &key);
+            removed?;
+            if let Some(keys) = keys.as_mut() {
+                keys.remove(&key);
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// One page of the keys of `bucket` (ListObjectsV2): entries chosen from
+    /// the key index, metadata read for the returned objects only.
+    pub async fn list_objects(
+        &self,
+        bucket: &str,
+        query: ListQuery,
+    ) -> Result<ListPage, StoreError> {
+        let objects = self.objects_dir(bucket);
+        let index = self.index(bucket);
+        blocking(move || {
+            let (entries, truncated) = {
+                let mut keys = index.lock();
+                walk(loaded(&mut keys, &objects)?, &query)
+            };
+            let mut page = ListPage {
+                truncated,
+                last: entries.last().cloned(),
+                ..ListPage::default()
+            };
+            for entry in entries {
+                match entry {
+                    ListEntry::Key(key) => {
+                        if let Some(meta) = read_listed_meta(&objects, &key) {
+                            page.contents.push(meta);
+                        }
+                    }
+                    ListEntry::CommonPrefix(common) => page.common_prefixes.push(common),
+                }
+            }
+            Ok(page)
+        })
+        .await
     }
 
     fn upload_dir(&self, bucket: &str, upload_id: &str) -> Result<PathBuf, StoreError> {
@@ -485,53 +768,55 @@ impl BuiltinStore {
             .map_err(|_| StoreError::Io(std::io::Error::other("rng failed")))?;
         let upload_id = hex::encode(bytes);
         let uploads = self.bucket_dir(bucket).join("uploads");
-        tokio::fs::create_dir_all(&uploads).await?;
         let dir = uploads.join(&upload_id);
-        tokio::fs::create_dir(&dir).await?;
         let meta = UploadMeta {
             upload_id,
             initiated: now_unix(),
             object,
         };
         let json = serde_json::to_vec(&meta).map_err(|_| StoreError::Corrupt("upload meta"))?;
-        self.write_atomic(&dir.join("upload.json"), &json).await?;
+        let temp = self.temp_path()?;
+        blocking(move || {
+            std::fs::create_dir_all(&uploads)?;
+            std::fs::create_dir(&dir)?;
+            write_atomic(&temp, &dir.join("upload.json"), &json)
+        })
+        .await?;
         Ok(meta)
     }
 
     /// A multipart upload's metadata.
     pub async fn upload(&self, bucket: &str, upload_id: &str) -> Result<UploadMeta, StoreError> {
         let dir = self.upload_dir(bucket, upload_id)?;
-        match tokio::fs::read(dir.join("upload.json")).await {
-            Ok(bytes) => {
-                serde_json::from_slice(&bytes).map_err(|_| StoreError::Corrupt("upload meta"))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(StoreError::NoSuchUpload),
-            Err(e) => Err(e.into()),
-        }
+        blocking(move || read_upload_meta(&dir)?.ok_or(StoreError::NoSuchUpload)).await
     }
 
     /// Every multipart upload of `bucket`, by key then initiation.
     pub async fn list_uploads(&self, bucket: &str) -> Result<Vec<UploadMeta>, StoreError> {
-        let mut out = Vec::new();
-        let mut dir = match tokio::fs::read_dir(self.bucket_dir(bucket).join("uploads")).await {
-            Ok(dir) => dir,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-            Err(e) => return Err(e.into()),
-        };
-        while let Some(entry) = dir.next_entry().await? {
-            let Ok(id) = entry.file_name().into_string() else {
-                continue;
+        let uploads = self.bucket_dir(bucket).join("uploads");
+        blocking(move || {
+            let mut out = Vec::new();
+            let Some(entries) = unless_missing(std::fs::read_dir(&uploads))? else {
+                return Ok(out);
             };
-            match self.upload(bucket, &id).await {
-                Ok(meta) => out.push(meta),
-                Err(StoreError::NoSuchUpload) => {}
-                Err(e) => return Err(e),
+            for entry in entries {
+                let entry = entry?;
+                let Ok(id) = entry.file_name().into_string() else {
+                    continue;
+                };
+                if !valid_upload_id(&id) {
+                    continue;
+                }
+                if let Some(meta) = read_upload_meta(&entry.path())? {
+                    out.push(meta);
+                }
             }
-        }
-        out.sort_by(|a, b| {
-            (a.object.key.as_bytes(), a.initiated).cmp(&(b.object.key.as_bytes(), b.initiated))
-        });
-        Ok(out)
+            out.sort_by(|a, b| {
+                (a.object.key.as_bytes(), a.initiated).cmp(&(b.object.key.as_bytes(), b.initiated))
+            });
+            Ok(out)
+        })
+        .await
     }
 
     /// Make a finished part visible as part `number` of the upload.
@@ -544,12 +829,22 @@ impl BuiltinStore {
         meta: &ObjectMeta,
     ) -> Result<(), StoreError> {
         let dir = self.upload_dir(bucket, upload_id)?;
-        self.finish_file(pending, &dir, &format!("part-{number:05}"), meta)
-            .await
-            .map_err(|e| match e {
-                StoreError::NoSuchBucket => StoreError::NoSuchUpload,
-                other => other,
-            })
+        let meta = meta.clone();
+        blocking(move || {
+            let mut pending = pending;
+            pending.seal(&meta)?;
+            pending
+                .publish(&dir.join(format!("part-{number:05}")))
+                .map_err(|e| match e {
+                    StoreError::Io(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        StoreError::NoSuchUpload
+                    }
+                    other => other,
+                })?;
+            sync_dir(&dir);
+            Ok(())
+        })
+        .await
     }
 
     /// The upload's parts (number, metadata), by number.
@@ -559,96 +854,176 @@ impl BuiltinStore {
         upload_id: &str,
     ) -> Result<Vec<(u32, ObjectMeta)>, StoreError> {
         let dir = self.upload_dir(bucket, upload_id)?;
-        let mut out = Vec::new();
-        let mut entries = match tokio::fs::read_dir(&dir).await {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        blocking(move || {
+            let Some(entries) = unless_missing(std::fs::read_dir(&dir))? else {
                 return Err(StoreError::NoSuchUpload);
+            };
+            let mut out = Vec::new();
+            for entry in entries {
+                let entry = entry?;
+                let name = entry.file_name();
+                let Some(number) = name
+                    .to_str()
+                    .and_then(|n| n.strip_prefix("part-"))
+                    .and_then(|n| n.parse::<u32>().ok())
+                else {
+                    continue;
+                };
+                let Some(mut file) = unless_missing(File::open(entry.path()))? else {
+                    continue;
+                };
+                out.push((number, read_meta(&mut file)?));
             }
-            Err(e) => return Err(e.into()),
-        };
-        while let Some(entry) = entries.next_entry().await? {
-            let name = entry.file_name();
-            let Some(number) = name
-                .to_str()
-                .and_then(|n| n.strip_prefix("part-"))
-                .and_then(|n| n.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            let Ok(mut file) = tokio::fs::File::open(entry.path()).await else {
-                continue;
-            };
-            out.push((number, Self::read_meta(&mut file).await?));
-        }
-        out.sort_by_key(|(n, _)| *n);
-        Ok(out)
+            out.sort_by_key(|(n, _)| *n);
+            Ok(out)
+        })
+        .await
     }
 
-    /// Open part `number` of an upload for reading.
-    pub async fn open_part(
+    /// A new object holding the data of `parts` (number, size) of an upload,
+    /// concatenated in the order given.
+    pub async fn concatenate_parts(
         &self,
         bucket: &str,
         upload_id: &str,
-        number: u32,
-    ) -> Result<Option<OpenObject>, StoreError> {
-        let path = self
-            .upload_dir(bucket, upload_id)?
-            .join(format!("part-{number:05}"));
-        let mut file = match tokio::fs::File::open(&path).await {
-            Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e.into()),
-        };
-        let meta = Self::read_meta(&mut file).await?;
-        Ok(Some(OpenObject { meta, file }))
+        parts: Vec<(u32, u64)>,
+    ) -> Result<PendingObject, StoreError> {
+        let dir = self.upload_dir(bucket, upload_id)?;
+        let temp = self.temp_path()?;
+        blocking(move || {
+            let mut pending = PendingObject::create(temp)?;
+            for (number, size) in parts {
+                let file = unless_missing(File::open(dir.join(format!("part-{number:05}"))))?
+                    .ok_or(StoreError::NoSuchUpload)?;
+                pending.copy_from(&file, size)?;
+            }
+            Ok(pending)
+        })
+        .await
     }
 
     /// Remove an upload and its parts.
     pub async fn remove_upload(&self, bucket: &str, upload_id: &str) -> Result<(), StoreError> {
         let dir = self.upload_dir(bucket, upload_id)?;
         let aside = self.temp_path()?;
-        match tokio::fs::rename(&dir, &aside).await {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(StoreError::NoSuchUpload);
-            }
-            Err(e) => return Err(e.into()),
-        }
-        tokio::fs::remove_dir_all(&aside).await?;
-        Ok(())
+        blocking(move || {
+            unless_missing(std::fs::rename(&dir, &aside))?.ok_or(StoreError::NoSuchUpload)?;
+            std::fs::remove_dir_all(&aside)?;
+            Ok(())
+        })
+        .await
     }
+}
 
-    /// Every object's metadata in `bucket` whose key starts with `prefix`,
-    /// sorted by key (UTF-8 byte order, as S3).
-    pub async fn list_objects(
-        &self,
-        bucket: &str,
-        prefix: &str,
-    ) -> Result<Vec<ObjectMeta>, StoreError> {
-        let mut out = Vec::new();
-        let mut dir = match tokio::fs::read_dir(self.bucket_dir(bucket).join("objects")).await {
-            Ok(dir) => dir,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(StoreError::NoSuchBucket);
-            }
-            Err(e) => return Err(e.into()),
-        };
-        while let Some(entry) = dir.next_entry().await? {
-            let Ok(mut file) = tokio::fs::File::open(entry.path()).await else {
-                continue; // deleted meanwhile
-            };
-            match Self::read_meta(&mut file).await {
-                Ok(meta) if meta.key.starts_with(prefix) => out.push(meta),
-                Ok(_) => {}
-                Err(error) => {
-                    tracing::warn!(%error, path = %entry.path().display(), "skipping a damaged object file");
-                }
-            }
-        }
-        out.sort_by(|a, b| a.key.as_bytes().cmp(b.key.as_bytes()));
-        Ok(out)
+/// Write `data` to `temp`, fsync, rename to `target` (blocking).
+fn write_atomic(temp: &Path, target: &Path, data: &[u8]) -> Result<(), StoreError> {
+    let mut file = File::create(temp)?;
+    file.write_all(data)?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(temp, target)?;
+    Ok(())
+}
+
+/// Make a rename in `dir` durable; best effort (the data itself is synced).
+fn sync_dir(dir: &Path) {
+    if let Ok(dir) = File::open(dir) {
+        let _ = dir.sync_all();
     }
+}
+
+fn read_bucket_meta(dir: &Path) -> Result<Option<BucketMeta>, StoreError> {
+    match unless_missing(std::fs::read(dir.join("bucket.json")))? {
+        Some(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|_| StoreError::Corrupt("bucket meta")),
+        None => Ok(None),
+    }
+}
+
+fn read_upload_meta(dir: &Path) -> Result<Option<UploadMeta>, StoreError> {
+    match unless_missing(std::fs::read(dir.join("upload.json")))? {
+        Some(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|_| StoreError::Corrupt("upload meta")),
+        None => Ok(None),
+    }
+}
+
+/// The metadata of an object file (blocking).
+pub(crate) fn read_meta(file: &mut File) -> Result<ObjectMeta, StoreError> {
+    let total = file.metadata()?.len();
+    let footer_at = total
+        .checked_sub(FOOTER)
+        .ok_or(StoreError::Corrupt("object file too short"))?;
+    file.seek(SeekFrom::Start(footer_at))?;
+    let mut footer = [0u8; FOOTER as usize];
+    file.read_exact(&mut footer)?;
+    let len = meta_len(total, &footer)?;
+    file.seek(SeekFrom::Start(footer_at - u64::from(len)))?;
+    let mut json = vec![0u8; len as usize];
+    file.read_exact(&mut json)?;
+    parse_meta(total, len, &json)
+}
+
+/// The metadata of a listed key; `None` (and a warning for damage) when it
+/// cannot be read: deleted since the index was walked, or damaged.
+fn read_listed_meta(objects: &Path, key: &str) -> Option<ObjectMeta> {
+    let path = objects.join(object_file_name(key));
+    let mut file = File::open(&path).ok()?;
+    match read_meta(&mut file) {
+        Ok(meta) if meta.key == key => Some(meta),
+        Ok(_) => None,
+        Err(error) => {
+            tracing::warn!(%error, path = %path.display(), "skipping a damaged object file");
+            None
+        }
+    }
+}
+
+/// Open an object file for a GET: small files are read whole (blocking).
+fn read_object_file(path: &Path, key: &str) -> Result<Option<StoredObject>, StoreError> {
+    let Some(mut file) = unless_missing(File::open(path))? else {
+        return Ok(None);
+    };
+    let total = file.metadata()?.len();
+    let object = if total <= INLINE_FILE_BYTES {
+        let mut whole = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
+        (&file).take(total).read_to_end(&mut whole)?;
+        let meta = meta_from_whole_file(&whole)?;
+        let size = usize::try_from(meta.size).map_err(|_| StoreError::Corrupt("object size"))?;
+        StoredObject {
+            meta: Arc::new(meta),
+            data: ObjectData::Inline(Bytes::from(whole).slice(..size)),
+        }
+    } else {
+        let meta = read_meta(&mut file)?;
+        StoredObject {
+            meta: Arc::new(meta),
+            data: ObjectData::File(file),
+        }
+    };
+    if object.meta.key != key {
+        return Ok(None);
+    }
+    Ok(Some(object))
+}
+
+/// The metadata of an object file read whole into `whole`.
+fn meta_from_whole_file(whole: &[u8]) -> Result<ObjectMeta, StoreError> {
+    let total = whole.len() as u64;
+    let footer_at = total
+        .checked_sub(FOOTER)
+        .ok_or(StoreError::Corrupt("object file too short"))?;
+    let footer: &[u8; FOOTER as usize] = whole
+        .get(footer_at as usize..)
+        .and_then(|f| f.try_into().ok())
+        .ok_or(StoreError::Corrupt("object file too short"))?;
+    let len = meta_len(total, footer)?;
+    let json = whole
+        .get((footer_at - u64::from(len)) as usize..footer_at as usize)
+        .ok_or(StoreError::Corrupt("object meta length"))?;
+    parse_meta(total, len, json)
 }
 
 /// The metadata length a footer declares, checked against the file size.
@@ -667,7 +1042,7 @@ fn meta_len(total: u64, footer: &[u8; FOOTER as usize]) -> Result<u32, StoreErro
 fn parse_meta(total: u64, len: u32, json: &[u8]) -> Result<ObjectMeta, StoreError> {
     let meta: ObjectMeta =
         serde_json::from_slice(json).map_err(|_| StoreError::Corrupt("object meta"))?;
-    if meta.size + u64::from(len) + FOOTER != total {
+    if meta.size.checked_add(u64::from(len) + FOOTER) != Some(total) {
         return Err(StoreError::Corrupt("object size"));
     }
     Ok(meta)
@@ -676,6 +1051,8 @@ fn parse_meta(total: u64, len: u32, json: &[u8]) -> Result<ObjectMeta, StoreErro
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+    use std::collections::BTreeSet;
 
     use super::*;
 
@@ -701,6 +1078,40 @@ mod tests {
         }
     }
 
+    #[test]
+    fn object_files_are_named_by_the_hex_sha256_of_the_key() {
+        // The on-disk layout: a different name would orphan stored objects.
+        assert_eq!(
+            object_file_name("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    async fn put(store: &BuiltinStore, bucket: &str, key: &str, body: &[u8]) {
+        let mut pending = store.begin_object().await.unwrap();
+        pending.write(body).unwrap();
+        let meta = ObjectMeta {
+            key: key.into(),
+            size: body.len() as u64,
+            etag: format!("etag-{}", body.len()),
+            ..ObjectMeta::default()
+        };
+        store.commit_object(pending, bucket, &meta).await.unwrap();
+    }
+
+    async fn read_all(store: &BuiltinStore, bucket: &str, key: &str) -> Option<Vec<u8>> {
+        let object = store.read_object(bucket, key).unwrap()?;
+        Some(match object.data {
+            ObjectData::Inline(bytes) => bytes.to_vec(),
+            ObjectData::File(mut file) => {
+                let mut data = vec![0u8; usize::try_from(object.meta.size).unwrap()];
+                file.seek(SeekFrom::Start(0)).unwrap();
+                file.read_exact(&mut data).unwrap();
+                data
+            }
+        })
+    }
+
     #[tokio::test]
     async fn object_round_trip_and_atomic_overwrite() {
         let dir = tempfile::tempdir().unwrap();
@@ -711,28 +1122,26 @@ mod tests {
             Err(StoreError::BucketExists { owner }) if owner == "111"
         ));
         for body in [&b"first"[..], b"second version"] {
-            let mut pending = store.begin_object().await.unwrap();
-            pending.write(body).await.unwrap();
-            let meta = ObjectMeta {
-                key: "../../etc/passwd".into(),
-                size: body.len() as u64,
-                ..ObjectMeta::default()
-            };
-            store.commit_object(pending, "bkt", &meta).await.unwrap();
+            put(&store, "bkt", "../../etc/passwd", body).await;
         }
-        let mut open = store
-            .open_object("bkt", "../../etc/passwd")
-            .await
-            .unwrap()
-            .unwrap();
-        let mut data = vec![0u8; open.meta.size as usize];
-        open.file.seek(SeekFrom::Start(0)).await.unwrap();
-        open.file.read_exact(&mut data).await.unwrap();
-        assert_eq!(data, b"second version");
+        assert_eq!(
+            read_all(&store, "bkt", "../../etc/passwd").await.unwrap(),
+            b"second version"
+        );
         // Nothing was written outside the bucket's objects directory.
         assert!(!dir.path().join("etc").exists());
-        let listed = store.list_objects("bkt", "").await.unwrap();
-        assert_eq!(listed.len(), 1);
+        let listed = store
+            .list_objects(
+                "bkt",
+                ListQuery {
+                    max_keys: 1000,
+                    ..ListQuery::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(listed.contents.len(), 1);
+        assert_eq!(listed.contents[0].etag, "etag-14");
         assert!(matches!(
             store.delete_bucket("bkt").await,
             Err(StoreError::BucketNotEmpty)
@@ -746,15 +1155,153 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn large_objects_are_read_from_their_file_small_ones_inline() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BuiltinStore::open(dir.path().join("s3")).await.unwrap();
+        store.create_bucket("bkt", "111").await.unwrap();
+        let large: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        put(&store, "bkt", "large", &large).await;
+        put(&store, "bkt", "small", b"tiny").await;
+        let object = store.read_object("bkt", "large").unwrap().unwrap();
+        assert!(matches!(object.data, ObjectData::File(_)));
+        assert_eq!(read_all(&store, "bkt", "large").await.unwrap(), large);
+        let object = store.read_object("bkt", "small").unwrap().unwrap();
+        assert!(matches!(&object.data, ObjectData::Inline(b) if b.as_ref() == b"tiny"));
+        assert!(store.read_object("bkt", "absent").unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn cached_small_objects_never_outlive_an_overwrite_or_a_delete() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BuiltinStore::open(dir.path().join("s3")).await.unwrap();
+        store.create_bucket("bkt", "111").await.unwrap();
+        put(&store, "bkt", "k", b"one").await;
+        assert_eq!(read_all(&store, "bkt", "k").await.unwrap(), b"one");
+        assert!(store.cache.get("bkt", "k").is_some(), "kept after a read");
+        assert_eq!(read_all(&store, "bkt", "k").await.unwrap(), b"one");
+        put(&store, "bkt", "k", b"two, longer").await;
+        assert!(
+            store.cache.get("bkt", "k").is_none(),
+            "dropped by the commit"
+        );
+        assert_eq!(read_all(&store, "bkt", "k").await.unwrap(), b"two, longer");
+        store.delete_object("bkt", "k").await.unwrap();
+        assert!(store.read_object("bkt", "k").unwrap().is_none());
+        // A deleted and re-created bucket starts empty.
+        put(&store, "bkt", "k", b"three").await;
+        assert_eq!(read_all(&store, "bkt", "k").await.unwrap(), b"three");
+        store.delete_object("bkt", "k").await.unwrap();
+        store.delete_bucket("bkt").await.unwrap();
+        store.create_bucket("bkt", "111").await.unwrap();
+        assert!(store.read_object("bkt", "k").unwrap().is_none());
+        assert_eq!(store.cache.bytes(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_damaged_object_file_is_an_error_not_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BuiltinStore::open(dir.path().join("s3")).await.unwrap();
+        store.create_bucket("bkt", "111").await.unwrap();
+        put(&store, "bkt", "k", b"hello").await;
+        let path = store.objects_dir("bkt").join(object_file_name("k"));
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes.truncate(bytes.len() - 1);
+        std::fs::write(&path, &bytes).unwrap();
+        assert!(matches!(
+            store.read_object("bkt", "k"),
+            Err(StoreError::Corrupt("object file magic"))
+        ));
+    }
+
+    #[tokio::test]
     async fn aborted_upload_leaves_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let store = BuiltinStore::open(dir.path().join("s3")).await.unwrap();
         store.create_bucket("bkt", "111").await.unwrap();
         let mut pending = store.begin_object().await.unwrap();
-        pending.write(b"half").await.unwrap();
+        pending.write(b"half").unwrap();
         drop(pending);
-        assert!(store.open_object("bkt", "k").await.unwrap().is_none());
+        assert!(store.read_object("bkt", "k").unwrap().is_none());
         let mut tmp = std::fs::read_dir(dir.path().join("s3/tmp")).unwrap();
         assert!(tmp.next().is_none());
+    }
+
+    #[tokio::test]
+    async fn bucket_changes_move_the_generation() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BuiltinStore::open(dir.path().join("s3")).await.unwrap();
+        let mut seen = store.bucket_generation();
+        let mut changed = |store: &BuiltinStore| {
+            let now = store.bucket_generation();
+            let moved = now != seen;
+            seen = now;
+            moved
+        };
+        store.create_bucket("bkt", "111").await.unwrap();
+        assert!(changed(&store));
+        put(&store, "bkt", "k", b"x").await;
+        assert!(!changed(&store), "objects do not touch bucket records");
+        store.put_policy("bkt", "{}").await.unwrap();
+        assert!(changed(&store));
+        store.delete_policy("bkt").await.unwrap();
+        assert!(changed(&store));
+        store.delete_object("bkt", "k").await.unwrap();
+        store.delete_bucket("bkt").await.unwrap();
+        assert!(changed(&store));
+    }
+
+    #[tokio::test]
+    async fn the_key_index_follows_commits_and_deletes_and_is_rebuilt_from_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("s3");
+        let store = BuiltinStore::open(&root).await.unwrap();
+        store.create_bucket("bkt", "111").await.unwrap();
+        let mut expected = BTreeSet::new();
+        for i in 0..150 {
+            let key = format!("d{}/k{i:03}", i % 3);
+            put(&store, "bkt", &key, key.as_bytes()).await;
+            expected.insert(key);
+        }
+        let all = ListQuery {
+            max_keys: 1000,
+            ..ListQuery::default()
+        };
+        let keys = |page: &ListPage| -> Vec<String> {
+            page.contents.iter().map(|m| m.key.clone()).collect()
+        };
+        // First listing loads the index from the directory.
+        let page = store.list_objects("bkt", all.clone()).await.unwrap();
+        assert_eq!(keys(&page), expected.iter().cloned().collect::<Vec<_>>());
+        assert_eq!(page.contents[0].size, page.contents[0].key.len() as u64);
+        // Later changes reach the loaded index.
+        for i in (0..150).step_by(4) {
+            let key = format!("d{}/k{i:03}", i % 3);
+            store.delete_object("bkt", &key).await.unwrap();
+            expected.remove(&key);
+        }
+        put(&store, "bkt", "d1/new", b"new").await;
+        expected.insert("d1/new".to_owned());
+        put(&store, "bkt", "d1/k001", b"overwritten").await;
+        let page = store.list_objects("bkt", all.clone()).await.unwrap();
+        assert_eq!(keys(&page), expected.iter().cloned().collect::<Vec<_>>());
+        let overwritten = page.contents.iter().find(|m| m.key == "d1/k001").unwrap();
+        assert_eq!(overwritten.size, 11);
+        let delimited = store
+            .list_objects(
+                "bkt",
+                ListQuery {
+                    delimiter: Some("/".into()),
+                    ..all.clone()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(delimited.common_prefixes, ["d0/", "d1/", "d2/"]);
+        assert!(delimited.contents.is_empty());
+        // A new process reads the same keys from the directory.
+        drop(store);
+        let reopened = BuiltinStore::open(&root).await.unwrap();
+        let page = reopened.list_objects("bkt", all).await.unwrap();
+        assert_eq!(keys(&page), expected.iter().cloned().collect::<Vec<_>>());
     }
 }

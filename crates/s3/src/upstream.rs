@@ -288,17 +288,17 @@ where
     B: Body<Data = Bytes> + Send + Unpin,
     B::Error: std::fmt::Display,
 {
-    let mut held: Option<Vec<u8>> = None;
+    let mut held: Option<Bytes> = None;
     while let Some(piece) = reader.next().await? {
         if let Some(previous) = held.replace(piece)
-            && tx.send(Bytes::from(previous)).await.is_err()
+            && tx.send(previous).await.is_err()
         {
             return Ok(()); // the upstream hung up; its answer says why
         }
     }
     reader.finish()?;
     if let Some(last) = held {
-        let _ = tx.send(Bytes::from(last)).await;
+        let _ = tx.send(last).await;
     }
     Ok(())
 }

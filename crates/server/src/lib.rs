@@ -6,14 +6,17 @@
 //! core and keeps the connection-level facts (peer address, whether TLS was
 //! used) that the request context needs.
 
+mod accept;
 mod api;
 mod authorize;
+mod iot_listener;
 pub mod jwks;
 mod listener;
 mod s3_listener;
 mod tls;
 
 pub use api::{ApiFrontEnd, ConstantOk};
+pub use iot_listener::{IotListener, IotListenerError, TRUST_REFRESH, serve_iot};
 pub use listener::{Connection, Listener, ListenerConfig, RequestHandler, ServeError, serve};
 pub use s3_listener::{StreamingBody, StreamingHandler, StreamingListener, serve_streaming};
-pub use tls::{TlsError, load_tls_config};
+pub use tls::{TlsError, load_mutual_tls_config, load_tls_config};

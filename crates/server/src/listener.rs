@@ -1,5 +1,5 @@
-//! The accept loop shared by every listener: plain HTTP/1.1 or TLS, a
-//! handshake timeout, the request body cap, and graceful shutdown.
+//! The buffered listener (the API): plain HTTP/1.1 or TLS on the shared
+//! accept loop ([`crate::accept`]), with the request body cap.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -10,12 +10,9 @@ use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
+
+use crate::accept::{Socket, accept_loop};
 
 /// Facts about the connection a request arrived on.
 #[derive(Debug, Clone, Copy)]
@@ -71,9 +68,7 @@ impl Default for ListenerConfig {
 
 /// A bound listening socket, with TLS when configured.
 pub struct Listener {
-    tcp: TcpListener,
-    tls: Option<TlsAcceptor>,
-    config: ListenerConfig,
+    socket: Socket,
 }
 
 /// Why serving stopped with an error.
@@ -92,9 +87,7 @@ pub enum ServeError {
 impl std::fmt::Debug for Listener {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Listener")
-            .field("local_addr", &self.tcp.local_addr().ok())
-            .field("tls", &self.tls.is_some())
-            .field("config", &self.config)
+            .field("socket", &self.socket)
             .finish()
     }
 }
@@ -106,24 +99,19 @@ impl Listener {
         tls: Option<Arc<rustls::ServerConfig>>,
         config: ListenerConfig,
     ) -> Result<Self, ServeError> {
-        let tcp = TcpListener::bind(addr)
-            .await
-            .map_err(|source| ServeError::Bind { addr, source })?;
         Ok(Self {
-            tcp,
-            tls: tls.map(TlsAcceptor::from),
-            config,
+            socket: Socket::bind(addr, tls, config).await?,
         })
     }
 
     /// The address actually bound (resolves port 0).
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.tcp.local_addr()
+        self.socket.local_addr()
     }
 
     /// Whether connections use TLS.
     pub fn is_tls(&self) -> bool {
-        self.tls.is_some()
+        self.socket.is_tls()
     }
 }
 
@@ -134,91 +122,22 @@ pub async fn serve<H: RequestHandler>(
     handler: Arc<H>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
-    let graceful = GracefulShutdown::new();
-    let config = Arc::new(listener.config);
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            () = &mut shutdown => break,
-            accepted = listener.tcp.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(pair) => pair,
-                    Err(error) => {
-                        // Out of file descriptors and the like: back off, keep serving.
-                        tracing::warn!(%error, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                let handler = Arc::clone(&handler);
-                let config = Arc::clone(&config);
-                let tls = listener.tls.clone();
-                let watcher = graceful.watcher();
-                tokio::spawn(async move {
-                    let mut builder = http1::Builder::new();
-                    builder
-                        .timer(TokioTimer::new())
-                        .header_read_timeout(config.header_read_timeout);
-                    match tls {
-                        None => {
-                            let connection = Connection { peer, secure: false };
-                            let service = service_fn(move |request| {
-                                respond(Arc::clone(&handler), Arc::clone(&config), request, connection)
-                            });
-                            let conn = builder.serve_connection(TokioIo::new(stream), service);
-                            if let Err(error) = watcher.watch(conn).await {
-                                tracing::debug!(%error, %peer, "connection ended with an error");
-                            }
-                        }
-                        Some(acceptor) => {
-                            let handshake = tokio::time::timeout(
-                                config.handshake_timeout,
-                                acceptor.accept(stream),
-                            )
-                            .await;
-                            let stream = match handshake {
-                                Ok(Ok(stream)) => stream,
-                                Ok(Err(error)) => {
-                                    tracing::debug!(%error, %peer, "tls handshake failed");
-                                    return;
-                                }
-                                Err(_) => {
-                                    tracing::debug!(%peer, "tls handshake timed out");
-                                    return;
-                                }
-                            };
-                            let connection = Connection { peer, secure: true };
-                            let service = service_fn(move |request| {
-                                respond(Arc::clone(&handler), Arc::clone(&config), request, connection)
-                            });
-                            let conn = builder.serve_connection(TokioIo::new(stream), service);
-                            if let Err(error) = watcher.watch(conn).await {
-                                tracing::debug!(%error, %peer, "connection ended with an error");
-                            }
-                        }
-                    }
-                });
-            }
-        }
-    }
-    drop(listener.tcp);
-    if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("connections still open after the shutdown grace period; closing them");
-    }
-    Ok(())
+    let max_body_bytes = listener.socket.config().max_body_bytes;
+    accept_loop(listener.socket, shutdown, "api", move |connection, _| {
+        let handler = Arc::clone(&handler);
+        service_fn(move |request| {
+            respond(Arc::clone(&handler), max_body_bytes, request, connection)
+        })
+    })
+    .await
 }
 
 async fn respond<H: RequestHandler>(
     handler: Arc<H>,
-    config: Arc<ListenerConfig>,
+    limit: usize,
     request: Request<Incoming>,
     connection: Connection,
 ) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
-    let limit = config.max_body_bytes;
     let declared = request
         .headers()
         .get(http::header::CONTENT_LENGTH)

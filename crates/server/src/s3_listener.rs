@@ -1,25 +1,19 @@
-//! The accept loop for front ends that stream request and response bodies
-//! (the S3 gateway): the same TLS, handshake timeout, header timeout and
-//! graceful shutdown as [`crate::serve`], but the handler gets the body as
-//! it arrives (bounded memory for any object size) and answers with a
-//! streaming body.
+//! The listener for front ends that stream request and response bodies
+//! (the S3 gateway): the shared accept loop ([`crate::accept`]) as
+//! [`crate::serve`] uses, but the handler gets the body as it arrives
+//! (bounded memory for any object size) and answers with a streaming body.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::combinators::BoxBody;
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
 
+use crate::accept::{Socket, accept_loop};
 use crate::listener::{Connection, ListenerConfig, ServeError};
 
 /// A streaming response body.
@@ -37,16 +31,13 @@ pub trait StreamingHandler: Send + Sync + 'static {
 
 /// A bound socket for a streaming front end, with TLS when configured.
 pub struct StreamingListener {
-    tcp: TcpListener,
-    tls: Option<TlsAcceptor>,
-    config: ListenerConfig,
+    socket: Socket,
 }
 
 impl std::fmt::Debug for StreamingListener {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StreamingListener")
-            .field("local_addr", &self.tcp.local_addr().ok())
-            .field("tls", &self.tls.is_some())
+            .field("socket", &self.socket)
             .finish()
     }
 }
@@ -59,24 +50,19 @@ impl StreamingListener {
         tls: Option<Arc<rustls::ServerConfig>>,
         config: ListenerConfig,
     ) -> Result<Self, ServeError> {
-        let tcp = TcpListener::bind(addr)
-            .await
-            .map_err(|source| ServeError::Bind { addr, source })?;
         Ok(Self {
-            tcp,
-            tls: tls.map(TlsAcceptor::from),
-            config,
+            socket: Socket::bind(addr, tls, config).await?,
         })
     }
 
     /// The address actually bound (resolves port 0).
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.tcp.local_addr()
+        self.socket.local_addr()
     }
 
     /// Whether connections use TLS.
     pub fn is_tls(&self) -> bool {
-        self.tls.is_some()
+        self.socket.is_tls()
     }
 }
 
@@ -87,81 +73,11 @@ pub async fn serve_streaming<H: StreamingHandler>(
     handler: Arc<H>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
-    let graceful = GracefulShutdown::new();
-    let config = listener.config;
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            () = &mut shutdown => break,
-            accepted = listener.tcp.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(pair) => pair,
-                    Err(error) => {
-                        tracing::warn!(%error, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                let handler = Arc::clone(&handler);
-                let tls = listener.tls.clone();
-                let watcher = graceful.watcher();
-                let config = config.clone();
-                tokio::spawn(async move {
-                    let mut builder = http1::Builder::new();
-                    builder
-                        .timer(TokioTimer::new())
-                        .header_read_timeout(config.header_read_timeout);
-                    match tls {
-                        None => {
-                            let connection = Connection { peer, secure: false };
-                            let service = service_fn(move |request| {
-                                respond(Arc::clone(&handler), request, connection)
-                            });
-                            let conn = builder.serve_connection(TokioIo::new(stream), service);
-                            if let Err(error) = watcher.watch(conn).await {
-                                tracing::debug!(%error, %peer, "connection ended with an error");
-                            }
-                        }
-                        Some(acceptor) => {
-                            let handshake = tokio::time::timeout(
-                                config.handshake_timeout,
-                                acceptor.accept(stream),
-                            )
-                            .await;
-                            let stream = match handshake {
-                                Ok(Ok(stream)) => stream,
-                                Ok(Err(error)) => {
-                                    tracing::debug!(%error, %peer, "tls handshake failed");
-                                    return;
-                                }
-                                Err(_) => {
-                                    tracing::debug!(%peer, "tls handshake timed out");
-                                    return;
-                                }
-                            };
-                            let connection = Connection { peer, secure: true };
-                            let service = service_fn(move |request| {
-                                respond(Arc::clone(&handler), request, connection)
-                            });
-                            let conn = builder.serve_connection(TokioIo::new(stream), service);
-                            if let Err(error) = watcher.watch(conn).await {
-                                tracing::debug!(%error, %peer, "connection ended with an error");
-                            }
-                        }
-                    }
-                });
-            }
-        }
-    }
-    drop(listener.tcp);
-    if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("s3 connections still open after the shutdown grace period; closing them");
-    }
-    Ok(())
+    accept_loop(listener.socket, shutdown, "s3", move |connection, _| {
+        let handler = Arc::clone(&handler);
+        service_fn(move |request| respond(Arc::clone(&handler), request, connection))
+    })
+    .await
 }
 
 async fn respond<H: StreamingHandler>(

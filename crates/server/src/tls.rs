@@ -1,9 +1,11 @@
-//! TLS server configuration from PEM files (`--tls-cert`, `--tls-key`).
+//! TLS server configuration from PEM files (`--tls-cert`, `--tls-key`;
+//! `--iot-tls-cert`, `--iot-tls-key` with client authentication).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rustls::ServerConfig;
+use rustls::server::danger::ClientCertVerifier;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -34,6 +36,48 @@ pub enum TlsError {
 /// Build a rustls server configuration (TLS 1.2 and 1.3, aws-lc-rs) from a
 /// PEM certificate chain and a PEM private key (PKCS#8, PKCS#1 or SEC1).
 pub fn load_tls_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsError> {
+    let (chain, key) = read_identity(cert, key)?;
+    let config = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError::Config(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|e| TlsError::Config(e.to_string()))?;
+    Ok(finish(config))
+}
+
+/// As [`load_tls_config`], but every client must present a certificate
+/// that `verifier` accepts (mutual TLS).
+pub fn load_mutual_tls_config(
+    cert: &Path,
+    key: &Path,
+    verifier: Arc<dyn ClientCertVerifier>,
+) -> Result<Arc<ServerConfig>, TlsError> {
+    let (chain, key) = read_identity(cert, key)?;
+    let config = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError::Config(e.to_string()))?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain, key)
+        .map_err(|e| TlsError::Config(e.to_string()))?;
+    Ok(finish(config))
+}
+
+/// The one crypto provider (DEPENDENCIES.md).
+pub(crate) fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+fn finish(mut config: ServerConfig) -> Arc<ServerConfig> {
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Arc::new(config)
+}
+
+/// The server's certificate chain and private key from PEM files.
+fn read_identity(
+    cert: &Path,
+    key: &Path,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
         .map_err(|e| TlsError::Certificate {
             path: cert.to_owned(),
@@ -55,13 +99,5 @@ pub fn load_tls_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, Tls
         path: key.to_owned(),
         reason: e.to_string(),
     })?;
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut config = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| TlsError::Config(e.to_string()))?
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .map_err(|e| TlsError::Config(e.to_string()))?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+    Ok((chain, key))
 }

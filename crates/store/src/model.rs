@@ -821,6 +821,125 @@ impl Entity for RaCrl {
     }
 }
 
+/// A certificate subject that CreateSession has seen (roles-anywhere.md 1,
+/// 3.3 step 10): one per account and subject DN, written by the service,
+/// read through ListSubjects/GetSubject. Stored under `{account}/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RaSubject {
+    /// Owning account (the trust anchor's).
+    pub account_id: String,
+    /// The region of its ARN (the trust anchor's when first seen).
+    pub region: String,
+    /// The UUID.
+    pub id: String,
+    /// The certificate subject DN (`x509Subject`).
+    pub x509_subject: String,
+    /// Always true: no API changes it.
+    pub enabled: bool,
+    /// Unix milliseconds of the latest recorded attempt.
+    pub last_seen_at: u64,
+    /// Unix milliseconds.
+    pub created_at: u64,
+    /// Unix milliseconds.
+    pub updated_at: u64,
+    /// The certificates presented, one per serial, most recently seen first
+    /// (bounded by the writer).
+    #[serde(default)]
+    pub credentials: Vec<RaSubjectCredential>,
+    /// The instance properties sent, one per distinct set, most recently
+    /// seen first (bounded by the writer).
+    #[serde(default)]
+    pub instance_properties: Vec<RaInstanceProperties>,
+}
+
+impl RaSubject {
+    /// Its ARN.
+    pub fn arn(&self) -> String {
+        rolesanywhere_arn(&self.region, &self.account_id, "subject", &self.id)
+    }
+}
+
+impl Entity for RaSubject {
+    const KIND: &'static str = "ra_subject";
+    fn key(&self) -> String {
+        format!("{}/{}", self.account_id, self.id)
+    }
+}
+
+/// One certificate of a [`RaSubject`] (`CredentialSummary`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RaSubjectCredential {
+    /// Unix milliseconds of the latest attempt with it.
+    pub seen_at: u64,
+    /// The serial number, lowercase hex (as in the role session name).
+    pub serial_number: String,
+    /// The issuer DN.
+    pub issuer: String,
+    /// Always true: no API changes it.
+    pub enabled: bool,
+    /// The certificate, DER (base64 in the stored JSON).
+    #[serde(with = "sealed_bytes")]
+    pub certificate_der: Vec<u8>,
+    /// Whether that attempt was refused.
+    pub failed: bool,
+}
+
+/// One set of instance properties of a [`RaSubject`] (`InstanceProperty`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RaInstanceProperties {
+    /// Unix milliseconds of the latest attempt that sent it.
+    pub seen_at: u64,
+    /// The properties as sent.
+    pub properties: BTreeMap<String, String>,
+    /// Whether that attempt was refused.
+    pub failed: bool,
+}
+
+/// An AWS IoT role alias (workload-credentials.md 7.2): the name a device
+/// asks the IoT credentials provider for, standing for a role and a
+/// credential lifetime. Stored under `{account}/{alias}` (aliases are
+/// case-sensitive); not indexed by the snapshot (the IoT front end loads it
+/// with the Roles Anywhere kinds, whose trust anchors it shares).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IotRoleAlias {
+    /// Owning account (`owner`).
+    pub account_id: String,
+    /// The region of its ARN.
+    pub region: String,
+    /// `[\w=,@-]+`, 1–128 characters.
+    pub alias: String,
+    /// The role the credentials are for (same account).
+    pub role_arn: String,
+    /// 900–43200, at most the role's `MaxSessionDuration` when created.
+    pub credential_duration_seconds: u32,
+    /// Unix seconds.
+    pub created_at: u64,
+    /// Unix seconds.
+    pub updated_at: u64,
+}
+
+impl IotRoleAlias {
+    /// `arn:aws:iot:{region}:{account}:rolealias/{alias}`.
+    pub fn arn(&self) -> String {
+        format!(
+            "arn:{PARTITION}:iot:{}:{}:rolealias/{}",
+            self.region, self.account_id, self.alias
+        )
+    }
+
+    /// The storage key of `alias` in `account_id`.
+    pub fn storage_key(account_id: &str, alias: &str) -> String {
+        format!("{account_id}/{alias}")
+    }
+}
+
+impl Entity for IotRoleAlias {
+    const KIND: &'static str = "iot_role_alias";
+    fn key(&self) -> String {
+        Self::storage_key(&self.account_id, &self.alias)
+    }
+}
+
 /// Prints `<redacted N bytes>` in place of sealed material.
 struct Redacted(usize);
 
@@ -887,6 +1006,24 @@ mod tests {
             conformance::saml_provider("Okta").arn(),
             "arn:aws:iam::000000000000:saml-provider/Okta"
         );
+    }
+
+    #[test]
+    fn role_aliases_have_iot_arns_and_case_sensitive_keys() {
+        let alias = IotRoleAlias {
+            account_id: "123456789012".into(),
+            region: "eu-west-1".into(),
+            alias: "Edge-Cams".into(),
+            role_arn: "arn:aws:iam::123456789012:role/cams".into(),
+            credential_duration_seconds: 3600,
+            created_at: 1,
+            updated_at: 1,
+        };
+        assert_eq!(
+            alias.arn(),
+            "arn:aws:iot:eu-west-1:123456789012:rolealias/Edge-Cams"
+        );
+        assert_eq!(alias.key(), "123456789012/Edge-Cams");
     }
 
     #[test]

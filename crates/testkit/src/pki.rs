@@ -72,6 +72,12 @@ impl Leaf {
     pub fn serial_hex(&self) -> String {
         hex_lower(&self.serial)
     }
+
+    /// Lowercase hex SHA-256 of the DER certificate: the AWS IoT
+    /// certificate id (the IoT credentials provider's session name).
+    pub fn certificate_id(&self) -> String {
+        hex_lower(digest(&SHA256, &self.cert_der).as_ref())
+    }
 }
 
 /// A CA certificate.

@@ -1,6 +1,8 @@
 //! What a session token carries (DESIGN.md "Session tokens") and the identity
 //! values derived from it (sts-api.md 1.1, 1.3).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::access_key_id::parse_account_id;
@@ -50,6 +52,13 @@ pub struct SessionClaims {
     /// The long-term access key id that started the chain, if any (audit only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_access_key_id: Option<String>,
+    /// Request-context keys the issuer fixed for the session's lifetime,
+    /// set on every request the session signs so that policies can use
+    /// them as variables: the IoT credentials provider's
+    /// `credentials-iot:ThingName` and `credentials-iot:AwsCertificateId`
+    /// (workload-credentials.md 7.3). Not passed on by role chaining.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub context_keys: BTreeMap<String, String>,
 }
 
 fn is_false(value: &bool) -> bool {
@@ -238,6 +247,7 @@ pub(crate) mod tests {
             role_chained: true,
             federated_provider: Some("token.actions.githubusercontent.com".into()),
             parent_access_key_id: Some("AKIARZPUZDIKAAAAAAAA".into()),
+            context_keys: BTreeMap::from([("credentials-iot:ThingName".into(), "thing-1".into())]),
         }
     }
 
@@ -252,6 +262,7 @@ pub(crate) mod tests {
             role_chained: false,
             federated_provider: None,
             parent_access_key_id: None,
+            context_keys: BTreeMap::new(),
             ..assumed_role_claims()
         }
     }

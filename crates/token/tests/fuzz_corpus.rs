@@ -55,6 +55,7 @@ fn claims(principal: SessionPrincipal) -> SessionClaims {
         role_chained: false,
         federated_provider: None,
         parent_access_key_id: None,
+        context_keys: Default::default(),
     }
 }
 

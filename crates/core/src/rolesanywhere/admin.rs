@@ -5,7 +5,8 @@
 //! Choices where the reference leaves one: `enabled` defaults to `false`
 //! when omitted on create (fail closed); list pages hold 50 items unless
 //! `pageSize` (1–1000) says otherwise, and `nextToken` is the last id
-//! returned. Subjects and notification settings are not served.
+//! returned. Subjects are read-only (ListSubjects, GetSubject): CreateSession
+//! writes them ([`super::subject`]). Notification settings are not served.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -14,6 +15,7 @@ use mayfly_store::{Mutation, RaAttributeMapping, RaCrl, RaProfile, RaTrustAnchor
 use mayfly_wire::AwsError;
 use serde_json::{Map, Value, json};
 
+use super::subject::{detail_json, summary_json};
 use super::{Reply, denied, invalid, new_uuid, not_found, now_millis, parse_ra_arn, timestamp};
 use crate::ActionContext;
 use crate::auth::Caller;
@@ -54,6 +56,8 @@ pub(super) async fn dispatch(
         ("DELETE", ["crl", id]) => Op::DeleteCrl(id),
         ("POST", ["crl", id, "enable"]) => Op::SetCrl(id, true),
         ("POST", ["crl", id, "disable"]) => Op::SetCrl(id, false),
+        ("GET", ["subjects"]) => Op::ListSubjects,
+        ("GET", ["subject", id]) => Op::GetSubject(id),
         ("POST", ["TagResource"]) => Op::TagResource,
         ("POST", ["UntagResource"]) => Op::UntagResource,
         ("GET", ["ListTagsForResource"]) => Op::ListTagsForResource,
@@ -112,6 +116,8 @@ enum Op<'a> {
     UpdateCrl(&'a str),
     DeleteCrl(&'a str),
     SetCrl(&'a str, bool),
+    ListSubjects,
+    GetSubject(&'a str),
     TagResource,
     UntagResource,
     ListTagsForResource,
@@ -143,6 +149,8 @@ impl Op<'_> {
             Op::DeleteCrl(_) => "DeleteCrl",
             Op::SetCrl(_, true) => "EnableCrl",
             Op::SetCrl(_, false) => "DisableCrl",
+            Op::ListSubjects => "ListSubjects",
+            Op::GetSubject(_) => "GetSubject",
             Op::TagResource => "TagResource",
             Op::UntagResource => "UntagResource",
             Op::ListTagsForResource => "ListTagsForResource",
@@ -465,6 +473,24 @@ impl Op<'_> {
                     })
                     .await?;
                 Ok(Reply::ok(json!({"crl": crl_json(&crl)})))
+            }
+            Op::ListSubjects => {
+                authorize(ctx, "*")?;
+                let loaded = state.current(ctx.core, ctx.view.generation).await?;
+                let (items, next) = page(ctx, &account, &loaded.subjects, |s| s.id.as_str())?;
+                Ok(Reply::ok(with_token(
+                    json!({"subjects": items.iter().map(|s| summary_json(s)).collect::<Vec<_>>()}),
+                    next,
+                )))
+            }
+            Op::GetSubject(id) => {
+                authorize(ctx, &arn_of("subject", id))?;
+                let loaded = state.current(ctx.core, ctx.view.generation).await?;
+                let subject = loaded
+                    .subjects
+                    .get(&key(id))
+                    .ok_or_else(|| not_found("Subject"))?;
+                Ok(Reply::ok(json!({"subject": detail_json(subject)})))
             }
             Op::TagResource | Op::UntagResource | Op::ListTagsForResource => {
                 let resource_arn = match self {

@@ -13,6 +13,7 @@
 mod admin;
 mod session;
 mod state;
+mod subject;
 
 use mayfly_wire::AwsError;
 use serde_json::{Value, json};
@@ -20,7 +21,7 @@ use serde_json::{Value, json};
 use crate::audit::{AuditCaller, AuditEvent, AuditOutcome};
 use crate::{ActionContext, ApiRequest, ApiResponse, Core};
 
-pub(crate) use state::State;
+pub(crate) use state::{Loaded, State};
 
 /// Largest JSON body accepted (a CRL of 300000 bytes, base64, plus slack).
 const MAX_BODY: usize = 450_000;

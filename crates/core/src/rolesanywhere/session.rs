@@ -10,11 +10,23 @@
 //! to the profile's `durationSeconds`, the role's `MaxSessionDuration` and
 //! the certificate's `notAfter`; the source identity is `CN=<subject CN>`
 //! and a CN outside STS's source-identity pattern refuses the request.
+//!
+//! Once the signature and the chain verify, the attempt is recorded on the
+//! certificate's subject (`failed` when a later check refuses it); before
+//! that nothing is written, so an unauthenticated caller writes nothing
+//! ([`super::subject`]). A chain that verified is remembered with its
+//! validity window ([`super::state::ChainCache`]): a device presenting the
+//! same chain again costs one signature check, its request's, not three.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::SystemTime;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use mayfly_federation::x509::{
-    AttributeMapping, KeyKind, X509Error, parse_certificate, principal_tags, verify_chain,
+    AnchorBundle, AttributeMapping, Certificate, KeyKind, X509Error, parse_certificate,
+    principal_tags, verify_chain,
 };
 use mayfly_policy::{CallerPolicies, NamedPolicy, PolicyKind, PrincipalInfo, RequestContext};
 use mayfly_sigv4::RequestParts;
@@ -23,7 +35,9 @@ use mayfly_token::SessionTag;
 use mayfly_wire::AwsError;
 use serde_json::{Map, Value, json};
 
-use super::{Reply, denied, invalid, parse_ra_arn, uuid_text};
+use super::state::{ChainCache, Loaded, ValidityWindow};
+use super::subject::{self, Sighting};
+use super::{RaArn, Reply, denied, invalid, now_millis, parse_ra_arn};
 use crate::ActionContext;
 use crate::role_session::{self, RoleSessionRequest};
 use crate::session::SessionPolicies;
@@ -57,10 +71,21 @@ pub(super) async fn create_session(ctx: &mut ActionContext<'_>) -> Result<Reply,
         .filter(|v| v.len() <= MAX_CERT_HEADER)
         .and_then(|v| STANDARD.decode(v).ok())
         .ok_or_else(|| denied(UNTRUSTED))?;
-    let leaf = parse_certificate(&leaf_der).map_err(|error| {
-        tracing::debug!(%error, "CreateSession certificate refused");
-        denied(UNTRUSTED)
-    })?;
+    // The entities, now: a certificate whose chain verified before is
+    // kept parsed with them.
+    let loaded = ctx
+        .core
+        .rolesanywhere
+        .current(ctx.core, ctx.view.generation)
+        .await?;
+    let leaf_digest = ChainCache::leaf_digest(&leaf_der);
+    let leaf = match loaded.chains.leaf(&leaf_digest) {
+        Some(leaf) => leaf,
+        None => Arc::new(parse_certificate(&leaf_der).map_err(|error| {
+            tracing::debug!(%error, "CreateSession certificate refused");
+            denied(UNTRUSTED)
+        })?),
+    };
     let key = match leaf.key_kind {
         KeyKind::Rsa => X509PublicKey::Rsa(&leaf.public_key),
         KeyKind::EcP256 => X509PublicKey::EcP256(&leaf.public_key),
@@ -98,11 +123,7 @@ pub(super) async fn create_session(ctx: &mut ActionContext<'_>) -> Result<Reply,
         Some(Value::String(s)) => Some(s.clone()),
         Some(_) => return Err(invalid("roleSessionName must be a string")),
     };
-    if let Some(Value::Object(props)) = body.get("instanceProperties")
-        && props.len() > 50
-    {
-        return Err(invalid("instanceProperties has more than 50 entries"));
-    }
+    let instance_properties = instance_properties(&body)?;
     let anchor_ref = parse_ra_arn(&anchor_arn)
         .filter(|a| a.kind == "trust-anchor")
         .ok_or_else(|| invalid("trustAnchorArn is not a trust anchor ARN"))?;
@@ -111,11 +132,6 @@ pub(super) async fn create_session(ctx: &mut ActionContext<'_>) -> Result<Reply,
         .ok_or_else(|| invalid("profileArn is not a profile ARN"))?;
 
     // Step 6-7: the chain to an enabled anchor, with its CRLs.
-    let loaded = ctx
-        .core
-        .rolesanywhere
-        .current(ctx.core, ctx.view.generation)
-        .await?;
     let anchor_key = format!("{}/{}", anchor_ref.account_id, anchor_ref.id);
     let anchor = loaded
         .anchors
@@ -132,7 +148,16 @@ pub(super) async fn create_session(ctx: &mut ActionContext<'_>) -> Result<Reply,
         .get(&anchor_arn)
         .map(Vec::as_slice)
         .unwrap_or_default();
-    verify_chain(&leaf, &pool, bundle, crls, ctx.now).map_err(|error| {
+    let verified = verify_chain_cached(
+        &loaded,
+        &anchor_key,
+        (&leaf, leaf_digest),
+        &pool,
+        bundle,
+        crls,
+        ctx.now,
+    );
+    verified.map_err(|error| {
         tracing::debug!(%error, serial = %leaf.serial_hex(), "CreateSession certificate refused");
         match error {
             X509Error::Revoked => denied("Certificate revoked"),
@@ -141,6 +166,67 @@ pub(super) async fn create_session(ctx: &mut ActionContext<'_>) -> Result<Reply,
         }
     })?;
 
+    // From here on the certificate is authenticated: the attempt is
+    // recorded on its subject, granted or refused.
+    let outcome = issue(
+        ctx,
+        &Issue {
+            loaded: &loaded,
+            anchor_arn: &anchor_arn,
+            anchor,
+            profile_ref: &profile_ref,
+            role_arn: &role_arn,
+            leaf: &leaf,
+            requested_duration,
+            role_session_name: role_session_name.as_deref(),
+        },
+    );
+    let subject_arn = subject::record(
+        ctx.core,
+        ctx.view.generation,
+        &Sighting {
+            account_id: &anchor.account_id,
+            region: &anchor.region,
+            leaf: &leaf,
+            instance_properties: instance_properties.as_ref(),
+            failed: outcome.is_err(),
+            now: now_millis(ctx),
+        },
+    )
+    .await;
+    let credential = outcome?;
+    Ok(Reply::created(json!({
+        "credentialSet": [credential],
+        "subjectArn": subject_arn,
+    })))
+}
+
+/// What steps 8-9 work from.
+struct Issue<'a> {
+    loaded: &'a Loaded,
+    anchor_arn: &'a str,
+    anchor: &'a mayfly_store::RaTrustAnchor,
+    profile_ref: &'a RaArn<'a>,
+    role_arn: &'a str,
+    leaf: &'a Certificate,
+    requested_duration: Option<u64>,
+    role_session_name: Option<&'a str>,
+}
+
+/// Steps 8-9 for an authenticated certificate: the profile and role checks,
+/// the trust policy, then the session; the `credentialSet` element.
+fn issue(ctx: &mut ActionContext<'_>, input: &Issue<'_>) -> Result<Value, AwsError> {
+    let Issue {
+        loaded,
+        anchor_arn,
+        anchor,
+        profile_ref,
+        role_arn,
+        leaf,
+        requested_duration,
+        role_session_name,
+    } = *input;
+    let request = ctx.request;
     // Step 8: the profile.
     let profile = loaded
         .profiles
@@ -154,13 +240,13 @@ pub(super) async fn create_session(ctx: &mut ActionContext<'_>) -> Result<Reply,
     if !profile.enabled {
         return Err(denied("Profile is disabled"));
     }
-    if !profile.role_arns.contains(&role_arn) {
+    if !profile.role_arns.iter().any(|r| r == role_arn) {
         return Err(denied(format!(
             "Unable to assume role for {}: the role is not in the profile",
-            crate::truncate(&role_arn, 256)
+            crate::truncate(role_arn, 256)
         )));
     }
-    let session_name = match &role_session_name {
+    let session_name = match role_session_name {
         Some(name) => {
             if !profile.accept_role_session_name {
                 return Err(denied("Not authorized to set roleSessionName."));
@@ -170,7 +256,7 @@ pub(super) async fn create_session(ctx: &mut ActionContext<'_>) -> Result<Reply,
                     "roleSessionName must be 2-64 characters of [\\w+=,.@-]",
                 ));
             }
-            name.clone()
+            name.to_owned()
         }
         None => leaf.serial_hex(),
     };
@@ -184,10 +270,10 @@ pub(super) async fn create_session(ctx: &mut ActionContext<'_>) -> Result<Reply,
             specifiers: m.specifiers.clone(),
         })
         .collect();
-    let tags = principal_tags(&leaf, &mappings).map_err(|failed| {
+    let tags = principal_tags(leaf, &mappings).map_err(|failed| {
         denied(format!(
             "Unable to assume role for {}. Some attributes failed to be mapped into session tags. {}",
-            crate::truncate(&role_arn, 256),
+            crate::truncate(role_arn, 256),
             failed.describe()
         ))
     })?;
@@ -206,12 +292,12 @@ pub(super) async fn create_session(ctx: &mut ActionContext<'_>) -> Result<Reply,
     let view = std::sync::Arc::clone(&ctx.view);
     let role = view
         .snapshot
-        .role_by_arn(&role_arn)
+        .role_by_arn(role_arn)
         .filter(|r| r.account_id == profile.account_id)
         .ok_or_else(|| {
             denied(format!(
                 "Unable to assume role for {}",
-                crate::truncate(&role_arn, 256)
+                crate::truncate(role_arn, 256)
             ))
         })?;
     let trust = view
@@ -220,9 +306,9 @@ pub(super) async fn create_session(ctx: &mut ActionContext<'_>) -> Result<Reply,
     let mut rc = RequestContext::new(
         PrincipalInfo::service(SERVICE_PRINCIPAL),
         "sts:AssumeRole",
-        &role_arn,
+        role_arn,
     );
-    rc.set("aws:SourceArn", anchor_arn.clone());
+    rc.set("aws:SourceArn", anchor_arn.to_owned());
     rc.set("aws:SourceAccount", anchor.account_id.clone());
     rc.set("aws:SourceIp", request.source_ip.to_string());
     rc.set("aws:SecureTransport", request.secure_transport.to_string());
@@ -261,7 +347,7 @@ pub(super) async fn create_session(ctx: &mut ActionContext<'_>) -> Result<Reply,
             "Roles Anywhere session refused by the trust policy");
         return Err(denied(format!(
             "Unable to assume role for {}: not authorized to perform {}",
-            crate::truncate(&role_arn, 256),
+            crate::truncate(role_arn, 256),
             decision.action
         )));
     }
@@ -301,21 +387,11 @@ pub(super) async fn create_session(ctx: &mut ActionContext<'_>) -> Result<Reply,
             role_chained: false,
             federated_provider: None,
             parent_access_key_id: None,
+            context_keys: Default::default(),
         },
     )?;
     ctx.issued_access_key_id = Some(session.issued.access_key_id.clone());
 
-    // Step 10: the answer. The subject id is derived from the account and
-    // subject DN, so one certificate subject always maps to one ARN.
-    let subject_id = {
-        let digest = aws_lc_rs::digest::digest(
-            &aws_lc_rs::digest::SHA256,
-            format!("{}\n{}", anchor.account_id, leaf.subject_dn).as_bytes(),
-        );
-        let mut bytes = [0u8; 16];
-        bytes.copy_from_slice(digest.as_ref().get(..16).unwrap_or(&[0u8; 16]));
-        uuid_text(bytes)
-    };
     let mut credential = json!({
         "assumedRoleUser": {
             "arn": session.assumed_role_arn,
@@ -333,10 +409,73 @@ pub(super) async fn create_session(ctx: &mut ActionContext<'_>) -> Result<Reply,
     if let (Some(si), Some(map)) = (&source_identity, credential.as_object_mut()) {
         map.insert("sourceIdentity".to_owned(), Value::String(si.clone()));
     }
-    Ok(Reply::created(json!({
-        "credentialSet": [credential],
-        "subjectArn": mayfly_store::rolesanywhere_arn(&anchor.region, &anchor.account_id, "subject", &subject_id),
-    })))
+    Ok(credential)
+}
+
+/// `instanceProperties`: absent, or a map of at most 50 entries whose keys
+/// and values are strings of 1-200 characters (botocore's
+/// `InstancePropertyMap`).
+fn instance_properties(
+    body: &Map<String, Value>,
+) -> Result<Option<BTreeMap<String, String>>, AwsError> {
+    let properties = match body.get("instanceProperties") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Object(map)) => map,
+        Some(_) => return Err(invalid("instanceProperties must be a map of strings")),
+    };
+    if properties.len() > 50 {
+        return Err(invalid("instanceProperties has more than 50 entries"));
+    }
+    let length_ok = |s: &str| (1..=200).contains(&s.chars().count());
+    properties
+        .iter()
+        .map(|(key, value)| match value {
+            Value::String(value) if length_ok(key) && length_ok(value) => {
+                Ok((key.clone(), value.clone()))
+            }
+            _ => Err(invalid(
+                "instanceProperties keys and values must be strings of 1-200 characters",
+            )),
+        })
+        .collect::<Result<BTreeMap<_, _>, _>>()
+        .map(Some)
+}
+
+/// [`verify_chain`], answered from `loaded.chains` when the same chain to
+/// the same anchor verified before and `now` is inside the window where
+/// every certificate offered (leaf and pool) is valid. A chain that
+/// verifies is remembered with that window, and its leaf (with the SHA-256
+/// of its DER) kept parsed; a pool certificate that does not parse leaves
+/// it unremembered. Refusals are never remembered.
+fn verify_chain_cached(
+    loaded: &Loaded,
+    anchor_key: &str,
+    (leaf, leaf_digest): (&Arc<Certificate>, [u8; 32]),
+    pool: &[Vec<u8>],
+    bundle: &AnchorBundle,
+    crls: &[Vec<u8>],
+    now: SystemTime,
+) -> Result<(), X509Error> {
+    let key = ChainCache::key(anchor_key, &leaf_digest, pool);
+    if loaded.chains.verified_at(&key, now) {
+        return Ok(());
+    }
+    verify_chain(leaf, pool, bundle, crls, now)?;
+    let mut window = ValidityWindow {
+        not_before: leaf.not_before,
+        not_after: leaf.not_after,
+    };
+    for der in pool {
+        let Ok(certificate) = parse_certificate(der) else {
+            return Ok(());
+        };
+        window.not_before = window.not_before.max(certificate.not_before);
+        window.not_after = window.not_after.min(certificate.not_after);
+    }
+    loaded
+        .chains
+        .insert(key, window, leaf_digest, Arc::clone(leaf));
+    Ok(())
 }
 
 fn header<'a>(headers: &'a [(&'a str, &'a [u8])], name: &str) -> Option<&'a [u8]> {

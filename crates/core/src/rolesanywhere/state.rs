@@ -1,13 +1,20 @@
 //! Trust anchors, profiles and CRLs: loaded from the store once per
 //! generation (the snapshot does not index these kinds), with each trust
-//! anchor's bundle and CRLs parsed once.
+//! anchor's bundle and CRLs parsed once. The IoT role aliases ride along:
+//! the IoT listener trusts the same anchors, so one load serves both.
+//! Subjects too (CreateSession's records), and the chains CreateSession
+//! verified, remembered while the anchors and CRLs stay the same
+//! ([`ChainCache`]).
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use arc_swap::ArcSwapOption;
-use mayfly_federation::x509::{AnchorBundle, parse_crl};
-use mayfly_store::{Entity, Mutation, RaCrl, RaProfile, RaTrustAnchor, StoredRow};
+use mayfly_federation::x509::{AnchorBundle, Certificate, parse_crl};
+use mayfly_store::{
+    Entity, IotRoleAlias, Mutation, RaCrl, RaProfile, RaSubject, RaTrustAnchor, StoredRow,
+};
 use mayfly_wire::AwsError;
 
 use crate::Core;
@@ -19,7 +26,7 @@ pub(crate) struct State {
 }
 
 /// Every Roles Anywhere entity of one store generation.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Loaded {
     pub generation: u64,
     /// By `{account}/{id}`.
@@ -30,6 +37,107 @@ pub(crate) struct Loaded {
     pub bundles: BTreeMap<String, AnchorBundle>,
     /// DER of enabled, parseable CRLs by trust anchor ARN.
     pub crls_by_anchor: BTreeMap<String, Vec<Vec<u8>>>,
+    /// Roles Anywhere subjects by `{account}/{id}` (shared, so that
+    /// recording one copies pointers, not every record).
+    pub subjects: BTreeMap<String, Arc<RaSubject>>,
+    /// Chains verified against these anchors and CRLs.
+    pub chains: Arc<ChainCache>,
+    /// IoT role aliases by `{account}/{alias}`.
+    pub role_aliases: BTreeMap<String, IotRoleAlias>,
+}
+
+/// Most chains a [`ChainCache`] holds; when full it starts over.
+const MAX_CACHED_CHAINS: usize = 10_000;
+
+/// Chains (leaf and `X-Amz-X509-Chain` pool, to one trust anchor) that
+/// verified, with the time window in which every certificate offered is
+/// valid: within it the same inputs verify again, because nothing else the
+/// verification reads depends on the time (webpki does not check a trust
+/// anchor's own validity). Verifying a depth-2 chain costs two signature
+/// checks, most of a CreateSession; a device presents the same chain on
+/// every call. The leaves of those chains are kept parsed, by the SHA-256
+/// of their DER, so such a device's certificate is not parsed again either.
+///
+/// INVARIANT: a cache belongs to one set of trust anchors and CRLs; it is
+/// carried to a new generation only when both are unchanged, so an anchor
+/// edit or a CRL change empties it.
+#[derive(Debug, Default)]
+pub(crate) struct ChainCache {
+    verified: Mutex<HashMap<[u8; 32], ValidityWindow>>,
+    leaves: Mutex<HashMap<[u8; 32], Arc<Certificate>>>,
+}
+
+/// When every certificate of a verified chain is valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ValidityWindow {
+    /// The latest `notBefore`.
+    pub not_before: SystemTime,
+    /// The earliest `notAfter`.
+    pub not_after: SystemTime,
+}
+
+impl ChainCache {
+    /// The SHA-256 of a leaf's DER, its key among the parsed leaves.
+    pub fn leaf_digest(leaf_der: &[u8]) -> [u8; 32] {
+        let mut digest = [0u8; 32];
+        digest.copy_from_slice(
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, leaf_der).as_ref(),
+        );
+        digest
+    }
+
+    /// The cache key of a chain: SHA-256 over the anchor key, the leaf's
+    /// digest and the pool, each length-prefixed.
+    pub fn key(anchor_key: &str, leaf_digest: &[u8; 32], pool: &[Vec<u8>]) -> [u8; 32] {
+        let mut context = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+        for part in std::iter::once(anchor_key.as_bytes())
+            .chain(std::iter::once(leaf_digest.as_slice()))
+            .chain(pool.iter().map(Vec::as_slice))
+        {
+            context.update(&u64::try_from(part.len()).unwrap_or(u64::MAX).to_be_bytes());
+            context.update(part);
+        }
+        let mut key = [0u8; 32];
+        key.copy_from_slice(context.finish().as_ref());
+        key
+    }
+
+    /// Whether the chain under `key` verified and `now` is inside its window.
+    pub fn verified_at(&self, key: &[u8; 32], now: SystemTime) -> bool {
+        let Ok(verified) = self.verified.lock() else {
+            return false;
+        };
+        verified
+            .get(key)
+            .is_some_and(|w| w.not_before <= now && now <= w.not_after)
+    }
+
+    /// The parsed leaf whose DER has `leaf_digest`, if a chain of it verified.
+    pub fn leaf(&self, leaf_digest: &[u8; 32]) -> Option<Arc<Certificate>> {
+        self.leaves.lock().ok()?.get(leaf_digest).cloned()
+    }
+
+    /// Remember that the chain under `key` verified, and its parsed leaf.
+    pub fn insert(
+        &self,
+        key: [u8; 32],
+        window: ValidityWindow,
+        leaf_digest: [u8; 32],
+        leaf: Arc<Certificate>,
+    ) {
+        if let Ok(mut verified) = self.verified.lock() {
+            if verified.len() >= MAX_CACHED_CHAINS {
+                verified.clear();
+            }
+            verified.insert(key, window);
+        }
+        if let Ok(mut leaves) = self.leaves.lock() {
+            if leaves.len() >= MAX_CACHED_CHAINS {
+                leaves.clear();
+            }
+            leaves.insert(leaf_digest, leaf);
+        }
+    }
 }
 
 fn decode<E: Entity>(row: &StoredRow) -> Option<E> {
@@ -43,7 +151,9 @@ fn decode<E: Entity>(row: &StoredRow) -> Option<E> {
 }
 
 impl Loaded {
-    fn from_rows(generation: u64, rows: &[StoredRow]) -> Self {
+    /// The entities of `rows`; `previous` lends its chain cache when its
+    /// anchors and CRLs are the same.
+    fn from_rows(generation: u64, rows: &[StoredRow], previous: Option<&Loaded>) -> Self {
         let mut loaded = Loaded {
             generation,
             ..Loaded::default()
@@ -87,25 +197,47 @@ impl Loaded {
                         loaded.crls.insert(row.key.clone(), e);
                     }
                 }
+                RaSubject::KIND => {
+                    if let Some(e) = decode::<RaSubject>(row) {
+                        loaded.subjects.insert(row.key.clone(), Arc::new(e));
+                    }
+                }
+                IotRoleAlias::KIND => {
+                    if let Some(e) = decode::<IotRoleAlias>(row) {
+                        loaded.role_aliases.insert(row.key.clone(), e);
+                    }
+                }
                 _ => {}
             }
+        }
+        if let Some(previous) = previous
+            && previous.anchors == loaded.anchors
+            && previous.crls == loaded.crls
+        {
+            loaded.chains = Arc::clone(&previous.chains);
         }
         loaded
     }
 }
 
 /// Read every row and keep the Roles Anywhere ones.
-async fn load(core: &Core) -> Result<Loaded, AwsError> {
+async fn load(core: &Core, previous: Option<&Loaded>) -> Result<Loaded, AwsError> {
     let failure = |error: mayfly_store::StoreError| {
         tracing::error!(%error, "loading Roles Anywhere entities failed");
         AwsError::service_failure()
     };
     let generation = core.store.generation().await.map_err(failure)?;
     let rows = core.store.load_all().await.map_err(failure)?;
-    Ok(Loaded::from_rows(generation, &rows))
+    Ok(Loaded::from_rows(generation, &rows, previous))
 }
 
 impl State {
+    /// The newest entities this node has loaded, without reading the store
+    /// (the IoT listener's TLS handshake cannot wait for it).
+    pub fn latest(&self) -> Option<Arc<Loaded>> {
+        self.loaded.load_full()
+    }
+
     /// The entities at least as new as `generation` (the request's view).
     pub async fn current(&self, core: &Core, generation: u64) -> Result<Arc<Loaded>, AwsError> {
         if let Some(loaded) = self.loaded.load_full()
@@ -113,7 +245,8 @@ impl State {
         {
             return Ok(loaded);
         }
-        let loaded = Arc::new(load(core).await?);
+        let previous = self.loaded.load_full();
+        let loaded = Arc::new(load(core, previous.as_deref()).await?);
         self.loaded.store(Some(Arc::clone(&loaded)));
         Ok(loaded)
     }
@@ -126,7 +259,8 @@ impl State {
         build: impl FnOnce(&Loaded) -> Result<(Vec<Mutation>, T), AwsError>,
     ) -> Result<T, AwsError> {
         let _guard = core.write_lock.lock().await;
-        let loaded = load(core).await?;
+        let previous = self.loaded.load_full();
+        let loaded = load(core, previous.as_deref()).await?;
         let (mutations, value) = build(&loaded)?;
         if !mutations.is_empty() {
             core.store
@@ -144,11 +278,59 @@ impl State {
                         AwsError::service_failure()
                     }
                 })?;
-            self.loaded.store(Some(Arc::new(load(core).await?)));
+            self.loaded
+                .store(Some(Arc::new(load(core, Some(&loaded)).await?)));
             if let Err(error) = core.reload().await {
                 tracing::error!(%error, "configuration refresh failed");
             }
         }
         Ok(value)
+    }
+
+    /// Record a subject (CreateSession, [`super::subject`]): `build` decides
+    /// from the newest entities this node holds, under the write lock and
+    /// without a store read, whether and what to write; `None` writes
+    /// nothing. One store write. When no other write came between those
+    /// entities and this one (the generation moved by exactly one), the new
+    /// entities are them plus this subject, with no reload; otherwise they
+    /// are loaded again. The configuration view does not hold subjects, so
+    /// it is left to the refresher, which rebuilds it at most once a tick
+    /// however many subjects were written. Answers the subject written.
+    ///
+    /// Deciding on this node's entities rather than the store's can lose a
+    /// sighting another node recorded on the same subject at the same time;
+    /// subjects are records, not security decisions.
+    pub async fn put_subject(
+        &self,
+        core: &Core,
+        build: impl FnOnce(&Loaded) -> Option<RaSubject>,
+    ) -> Result<Option<Arc<RaSubject>>, AwsError> {
+        let _guard = core.write_lock.lock().await;
+        let loaded = match self.loaded.load_full() {
+            Some(loaded) => loaded,
+            None => Arc::new(load(core, None).await?),
+        };
+        let Some(subject) = build(&loaded) else {
+            return Ok(None);
+        };
+        let mutation = Mutation::put(&subject).map_err(|error| {
+            tracing::error!(%error, "encoding a Roles Anywhere subject failed");
+            AwsError::service_failure()
+        })?;
+        let generation = core.store.apply(vec![mutation]).await.map_err(|error| {
+            tracing::error!(%error, "store write failed");
+            AwsError::service_failure()
+        })?;
+        let subject = Arc::new(subject);
+        let next = if generation == loaded.generation.saturating_add(1) {
+            let mut next = Loaded::clone(&loaded);
+            next.generation = generation;
+            next.subjects.insert(subject.key(), Arc::clone(&subject));
+            next
+        } else {
+            load(core, Some(&loaded)).await?
+        };
+        self.loaded.store(Some(Arc::new(next)));
+        Ok(Some(subject))
     }
 }

@@ -208,27 +208,62 @@ fn rdns(name: &X509Name<'_>) -> Vec<Rdn> {
 
 /// Decimal digits of a big-endian unsigned integer.
 fn decimal(bytes: &[u8]) -> String {
-    let mut number = bytes.to_vec();
-    let mut digits = Vec::new();
-    while number.iter().any(|b| *b != 0) {
-        let mut remainder = 0u16;
-        for byte in &mut number {
-            let value = (remainder << 8) | u16::from(*byte);
-            *byte = u8::try_from(value / 10).unwrap_or(0);
-            remainder = value % 10;
+    // Big-endian base-2^32 limbs, divided by 10^9 until zero: nine digits a
+    // pass (a 20-byte serial takes six passes of five divisions; this runs
+    // for every CreateSession).
+    const CHUNK: u64 = 1_000_000_000;
+    let mut limbs: Vec<u32> = Vec::with_capacity(bytes.len() / 4 + 1);
+    let head = bytes.len() % 4;
+    if head > 0 {
+        limbs.push(
+            bytes
+                .iter()
+                .take(head)
+                .fold(0, |n, b| (n << 8) | u32::from(*b)),
+        );
+    }
+    for word in bytes.get(head..).unwrap_or_default().chunks_exact(4) {
+        limbs.push(word.iter().fold(0, |n, b| (n << 8) | u32::from(*b)));
+    }
+    let mut chunks: Vec<u32> = Vec::new();
+    while limbs.iter().any(|l| *l != 0) {
+        let mut remainder = 0u64;
+        for limb in &mut limbs {
+            let value = (remainder << 32) | u64::from(*limb);
+            *limb = u32::try_from(value / CHUNK).unwrap_or(0);
+            remainder = value % CHUNK;
         }
-        digits.push(b'0' + u8::try_from(remainder).unwrap_or(0));
+        chunks.push(u32::try_from(remainder).unwrap_or(0));
     }
-    if digits.is_empty() {
+    let Some((most, rest)) = chunks.split_last() else {
         return "0".to_owned();
+    };
+    let mut out = most.to_string();
+    for chunk in rest.iter().rev() {
+        out.push_str(&format!("{chunk:09}"));
     }
-    digits.reverse();
-    String::from_utf8(digits).unwrap_or_default()
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::decimal;
+
+    #[test]
+    fn decimal_agrees_with_u128_formatting() {
+        // Mixed 128-bit values, each also shifted down to every length.
+        let mut mixed: u128 = 0x0123_4567_89ab_cdef;
+        for _ in 0..200 {
+            mixed = mixed.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835) ^ (mixed >> 61);
+            for shift in 0..128 {
+                let value = mixed >> shift;
+                let bytes = value.to_be_bytes();
+                let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+                assert_eq!(decimal(&bytes[first..]), value.to_string(), "{value:#x}");
+                assert_eq!(decimal(&bytes), value.to_string(), "leading zeros");
+            }
+        }
+    }
 
     #[test]
     fn decimal_serials() {
@@ -237,6 +272,19 @@ mod tests {
         assert_eq!(
             decimal(&[0xff; 20]),
             "1461501637330902918203684832716283019655932542975"
+        );
+        assert_eq!(decimal(&[0x00]), "0");
+        assert_eq!(decimal(&[0x01, 0x00]), "256");
+        assert_eq!(decimal(&[0x3b, 0x9a, 0xca, 0x00]), "1000000000");
+        assert_eq!(decimal(&[0x3b, 0x9a, 0xc9, 0xff]), "999999999");
+        // 2^64 + 5: a zero chunk in the middle keeps its nine digits.
+        assert_eq!(
+            decimal(&[0x01, 0, 0, 0, 0, 0, 0, 0, 0x05]),
+            "18446744073709551621"
+        );
+        assert_eq!(
+            decimal(&[0x0d, 0xe0, 0xb6, 0xb3, 0xa7, 0x64, 0x00, 0x00]),
+            "1000000000000000000"
         );
     }
 }

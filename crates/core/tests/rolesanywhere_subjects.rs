@@ -1,0 +1,520 @@
+//! Roles Anywhere subjects and the chain cache through `Core::handle`, with
+//! a clock the test moves: CreateSession requests signed by the independent
+//! signer of `mayfly_testkit::pki`, the admin API signed with
+//! `mayfly_sigv4`, an in-memory SQLite store whose generation counts the
+//! writes.
+//!
+//! What only a movable clock shows: an attempt that changes nothing but the
+//! times is not written within a minute of the last write, and is a minute
+//! later; a chain remembered as verified is refused once a certificate of it
+//! expires; a CRL imported after a chain was remembered still revokes.
+
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "tests fail loudly on broken fixtures"
+)]
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use mayfly_core::audit::MemoryAuditSink;
+use mayfly_core::clock::Clock;
+use mayfly_core::{ApiRequest, ApiResponse, Core, CoreConfig};
+use mayfly_sigv4::{Credentials, SignableBody, SigningParams, UriEncoding};
+use mayfly_store::{SqliteStore, Store};
+use mayfly_testkit::pki::{Leaf, SessionRequest, TestPki, sign_create_session};
+use mayfly_token::{MasterKey, SecretKey};
+use serde_json::{Value, json};
+
+const ACCOUNT: &str = "000000000000";
+const ROOT_KEY_ID: &str = "AKIAMAYFLYRASUBJECT1";
+const ROOT_SECRET: &str = "mayfly-ra-subject-root-secret-abcdefghij";
+const MASTER_KEY_HEX: &str = "6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b";
+const HOST: &str = "127.0.0.1:7400";
+const SOURCE_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 9));
+/// 2026-06-01T00:00:00Z: inside every test certificate's validity.
+const START: u64 = 1_780_272_000;
+
+/// A clock the test moves forward.
+#[derive(Debug)]
+struct MovableClock(AtomicU64);
+
+impl MovableClock {
+    fn advance(&self, seconds: u64) {
+        self.0.fetch_add(seconds, Ordering::SeqCst);
+    }
+
+    fn set(&self, unix: u64) {
+        self.0.store(unix, Ordering::SeqCst);
+    }
+}
+
+impl Clock for MovableClock {
+    fn now(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(self.0.load(Ordering::SeqCst))
+    }
+}
+
+struct Fixture {
+    core: Core,
+    store: Arc<dyn Store>,
+    clock: Arc<MovableClock>,
+    pki: TestPki,
+    anchor_arn: String,
+    profile_arn: String,
+    disabled_profile_arn: String,
+    role_arn: String,
+}
+
+impl Fixture {
+    async fn new() -> Fixture {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await.unwrap());
+        let master = MasterKey::from_encoded(MASTER_KEY_HEX).unwrap();
+        mayfly_core::admin::initialize(
+            store.as_ref(),
+            &master,
+            START,
+            ACCOUNT,
+            Some((
+                ROOT_KEY_ID.to_owned(),
+                SecretKey::new(ROOT_SECRET.to_owned()),
+            )),
+        )
+        .await
+        .unwrap();
+        let clock = Arc::new(MovableClock(AtomicU64::new(START)));
+        let core = Core::new(
+            Arc::clone(&store),
+            master,
+            Arc::clone(&clock) as Arc<dyn Clock>,
+            Arc::new(MemoryAuditSink::default()),
+            CoreConfig::default(),
+        )
+        .await
+        .unwrap();
+        let pki = TestPki::generate().unwrap();
+        let mut f = Fixture {
+            core,
+            store,
+            clock,
+            pki,
+            anchor_arn: String::new(),
+            profile_arn: String::new(),
+            disabled_profile_arn: String::new(),
+            role_arn: String::new(),
+        };
+        let (status, anchor) = f
+            .admin(
+                "POST",
+                "/trustanchors",
+                &json!({"name": "ca", "enabled": true, "source": {"sourceType": "CERTIFICATE_BUNDLE",
+                    "sourceData": {"x509CertificateData": f.pki.root.cert_pem}}}),
+            )
+            .await;
+        assert_eq!(status, 201, "{anchor}");
+        f.anchor_arn = anchor["trustAnchor"]["trustAnchorArn"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Principal": {"Service": "rolesanywhere.amazonaws.com"},
+            "Action": ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"]}]});
+        let created = f
+            .iam(&[
+                ("Action", "CreateRole"),
+                ("Version", "2010-05-08"),
+                ("RoleName", "demo"),
+                ("AssumeRolePolicyDocument", &trust.to_string()),
+            ])
+            .await;
+        assert_eq!(created.status, 200, "{}", created.body);
+        f.role_arn = format!("arn:aws:iam::{ACCOUNT}:role/demo");
+        for (enabled, name) in [(true, "on"), (false, "off")] {
+            let (status, profile) = f
+                .admin(
+                    "POST",
+                    "/profiles",
+                    &json!({"name": name, "enabled": enabled, "roleArns": [f.role_arn]}),
+                )
+                .await;
+            assert_eq!(status, 201, "{profile}");
+            let arn = profile["profile"]["profileArn"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            if enabled {
+                f.profile_arn = arn;
+            } else {
+                f.disabled_profile_arn = arn;
+            }
+        }
+        f
+    }
+
+    fn key(&self) -> Credentials<'static> {
+        Credentials {
+            access_key_id: ROOT_KEY_ID,
+            secret_access_key: ROOT_SECRET,
+            session_token: None,
+        }
+    }
+
+    /// A signed request to `core` as the root.
+    async fn signed(
+        &self,
+        service: &str,
+        method: &str,
+        path: &str,
+        query: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> ApiResponse {
+        let base = [
+            ("host", HOST.as_bytes()),
+            ("content-type", content_type.as_bytes()),
+        ];
+        let parts = mayfly_sigv4::RequestParts {
+            method,
+            path,
+            query,
+            headers: &base,
+        };
+        let params = SigningParams {
+            credentials: self.key(),
+            region: "us-east-1",
+            service,
+            time: self.clock.now(),
+            encoding: UriEncoding::Double,
+            body: SignableBody::Bytes(body),
+            content_sha256_header: false,
+        };
+        let signature = mayfly_sigv4::sign_headers(&parts, &params).unwrap();
+        let mut headers: Vec<(&str, &[u8])> = base.to_vec();
+        for (name, value) in &signature.headers {
+            headers.push((name, value.as_bytes()));
+        }
+        self.core
+            .handle(ApiRequest {
+                method,
+                path,
+                query,
+                headers: &headers,
+                body,
+                source_ip: SOURCE_IP,
+                secure_transport: false,
+            })
+            .await
+    }
+
+    async fn admin(&self, method: &str, path: &str, body: &Value) -> (u16, Value) {
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
+        let body = if body.is_null() {
+            String::new()
+        } else {
+            body.to_string()
+        };
+        let response = self
+            .signed(
+                "rolesanywhere",
+                method,
+                path,
+                query,
+                "application/json",
+                body.as_bytes(),
+            )
+            .await;
+        let value = serde_json::from_str(&response.body).unwrap_or(Value::Null);
+        (response.status, value)
+    }
+
+    async fn iam(&self, pairs: &[(&str, &str)]) -> ApiResponse {
+        let body: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        self.signed(
+            "iam",
+            "POST",
+            "/",
+            "",
+            "application/x-www-form-urlencoded; charset=utf-8",
+            body.as_bytes(),
+        )
+        .await
+    }
+
+    /// CreateSession with `leaf` (chain: the intermediate) at the clock's time.
+    async fn create_session(&self, leaf: &Leaf, profile_arn: &str, extra: Value) -> ApiResponse {
+        let mut body = json!({"durationSeconds": 900, "profileArn": profile_arn,
+            "roleArn": self.role_arn, "trustAnchorArn": self.anchor_arn});
+        if let (Some(map), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+            map.extend(extra.clone());
+        }
+        let body = body.to_string();
+        let amz_date = mayfly_sigv4::format_amz_date(self.clock.now());
+        let chain = [self.pki.intermediate.cert_der.as_slice()];
+        let signed = sign_create_session(
+            leaf,
+            &SessionRequest {
+                host: HOST,
+                query: "",
+                content_type: "application/x-amz-json-1.0",
+                body: body.as_bytes(),
+                amz_date: &amz_date,
+                region: "us-east-1",
+                chain: &chain,
+            },
+        )
+        .unwrap();
+        let mut headers: Vec<(&str, &[u8])> = vec![("host", HOST.as_bytes())];
+        for (name, value) in &signed {
+            headers.push((name, value.as_bytes()));
+        }
+        self.core
+            .handle(ApiRequest {
+                method: "POST",
+                path: "/sessions",
+                query: "",
+                headers: &headers,
+                body: body.as_bytes(),
+                source_ip: SOURCE_IP,
+                secure_transport: false,
+            })
+            .await
+    }
+
+    /// CreateSession with the enabled profile, which must succeed: the
+    /// subject id it answers.
+    async fn granted(&self, leaf: &Leaf, extra: Value) -> String {
+        subject_id(&self.create_session(leaf, &self.profile_arn, extra).await)
+    }
+
+    async fn generation(&self) -> u64 {
+        self.store.generation().await.unwrap()
+    }
+
+    async fn subject(&self, id: &str) -> Value {
+        let (status, got) = self
+            .admin("GET", &format!("/subject/{id}"), &Value::Null)
+            .await;
+        assert_eq!(status, 200, "{got}");
+        got["subject"].clone()
+    }
+}
+
+fn subject_id(response: &ApiResponse) -> String {
+    assert_eq!(response.status, 201, "{}", response.body);
+    let body: Value = serde_json::from_str(&response.body).unwrap();
+    body["subjectArn"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+fn error_code(response: &ApiResponse) -> (u16, String) {
+    let body: Value = serde_json::from_str(&response.body).unwrap_or(Value::Null);
+    (
+        response.status,
+        body["__type"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn an_unchanged_subject_is_written_at_most_once_a_minute() {
+    let f = Fixture::new().await;
+    let before = f.generation().await;
+    let id = f.granted(&f.pki.ec_p256, json!({})).await;
+    assert_eq!(f.generation().await, before + 1, "the first attempt writes");
+    let first = f.subject(&id).await;
+    assert_eq!(first["lastSeenAt"], "2026-06-01T00:00:00.000Z");
+
+    f.clock.advance(59);
+    let again = f
+        .create_session(&f.pki.ec_p256, &f.profile_arn, json!({}))
+        .await;
+    assert_eq!(subject_id(&again), id);
+    assert_eq!(
+        f.generation().await,
+        before + 1,
+        "only the times changed, within a minute: no write"
+    );
+
+    // Something new is written at once: instance properties, a failure.
+    let props = json!({"instanceProperties": {"hostname": "edge-7"}});
+    f.granted(&f.pki.ec_p256, props.clone()).await;
+    assert_eq!(f.generation().await, before + 2);
+    f.granted(&f.pki.ec_p256, props).await;
+    assert_eq!(
+        f.generation().await,
+        before + 2,
+        "the same properties again"
+    );
+    let refused = f
+        .create_session(&f.pki.ec_p256, &f.disabled_profile_arn, json!({}))
+        .await;
+    assert_eq!(
+        error_code(&refused),
+        (403, "AccessDeniedException".to_owned())
+    );
+    assert_eq!(f.generation().await, before + 3, "a failure after success");
+    let subject = f.subject(&id).await;
+    assert_eq!(subject["credentials"][0]["failed"], true);
+    assert_eq!(
+        subject["instanceProperties"][0]["properties"],
+        json!({"hostname": "edge-7"})
+    );
+    assert_eq!(subject["lastSeenAt"], "2026-06-01T00:00:59.000Z");
+
+    // A success after the failure is written at once; then only the times
+    // change, and they are written a minute after that write.
+    f.granted(&f.pki.ec_p256, json!({})).await;
+    assert_eq!(f.generation().await, before + 4);
+    f.clock.advance(59);
+    f.granted(&f.pki.ec_p256, json!({})).await;
+    assert_eq!(f.generation().await, before + 4);
+    f.clock.advance(1);
+    f.granted(&f.pki.ec_p256, json!({})).await;
+    assert_eq!(f.generation().await, before + 5);
+    let subject = f.subject(&id).await;
+    assert_eq!(subject["lastSeenAt"], "2026-06-01T00:01:59.000Z");
+    assert_eq!(subject["createdAt"], "2026-06-01T00:00:00.000Z");
+    assert_eq!(subject["credentials"][0]["failed"], false);
+    assert_eq!(subject["credentials"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        subject["instanceProperties"].as_array().unwrap().len(),
+        1,
+        "requests without properties add no entry"
+    );
+}
+
+#[tokio::test]
+async fn refusals_before_the_chain_verifies_write_nothing() {
+    let f = Fixture::new().await;
+    let before = f.generation().await;
+    // Another CA's leaf, an expired leaf, an empty instance property.
+    let mut refused = Vec::new();
+    refused.push(
+        f.create_session(&f.pki.other_leaf, &f.profile_arn, json!({}))
+            .await,
+    );
+    refused.push(
+        f.create_session(&f.pki.expired, &f.profile_arn, json!({}))
+            .await,
+    );
+    refused.push(
+        f.create_session(
+            &f.pki.ec_p256,
+            &f.profile_arn,
+            json!({"instanceProperties": {"k": ""}}),
+        )
+        .await,
+    );
+    for response in &refused {
+        assert!(matches!(response.status, 400 | 403), "{}", response.body);
+    }
+    assert_eq!(
+        error_code(&refused[2]),
+        (400, "ValidationException".to_owned())
+    );
+    assert_eq!(f.generation().await, before, "nothing written");
+    let (status, list) = f.admin("GET", "/subjects", &Value::Null).await;
+    assert_eq!(status, 200);
+    assert_eq!(list["subjects"], json!([]));
+}
+
+#[tokio::test]
+async fn a_remembered_chain_is_refused_after_a_certificate_of_it_expires() {
+    let f = Fixture::new().await;
+    let id = f.granted(&f.pki.ec_p256, json!({})).await;
+    // Every test certificate ends 2034-01-01; a day later the same chain,
+    // verified and remembered, no longer verifies.
+    f.clock.set(2_019_772_800);
+    let before = f.generation().await;
+    let response = f
+        .create_session(&f.pki.ec_p256, &f.profile_arn, json!({}))
+        .await;
+    assert_eq!(
+        error_code(&response),
+        (403, "AccessDeniedException".to_owned())
+    );
+    assert!(response.body.contains("expired"), "{}", response.body);
+    // Refused at the chain, not later: the attempt is not recorded (a
+    // refusal after the chain verified would record a failure).
+    assert_eq!(f.generation().await, before);
+    assert_eq!(f.subject(&id).await["credentials"][0]["failed"], false);
+}
+
+#[tokio::test]
+async fn a_crl_imported_after_a_chain_was_remembered_still_revokes() {
+    let f = Fixture::new().await;
+    f.granted(&f.pki.revoked, json!({})).await;
+    f.granted(&f.pki.revoked, json!({})).await;
+    let crl = base64::engine::general_purpose::STANDARD.encode(f.pki.crl_pem.as_bytes());
+    let (status, imported) = f
+        .admin(
+            "POST",
+            "/crls",
+            &json!({"name": "crl", "crlData": crl, "trustAnchorArn": f.anchor_arn, "enabled": true}),
+        )
+        .await;
+    assert_eq!(status, 201, "{imported}");
+    let response = f
+        .create_session(&f.pki.revoked, &f.profile_arn, json!({}))
+        .await;
+    assert_eq!(
+        error_code(&response),
+        (403, "AccessDeniedException".to_owned())
+    );
+    assert!(response.body.contains("revoked"), "{}", response.body);
+    // The other leaves of the same intermediate still pass.
+    f.granted(&f.pki.ec_p256, json!({})).await;
+}
+
+#[tokio::test]
+async fn a_subject_written_after_another_nodes_change_loads_that_change() {
+    let mut f = Fixture::new().await;
+    f.granted(&f.pki.ec_p256, json!({})).await;
+
+    // A second node over the same store disables the trust anchor.
+    let mut other = Core::new(
+        Arc::clone(&f.store),
+        MasterKey::from_encoded(MASTER_KEY_HEX).unwrap(),
+        Arc::clone(&f.clock) as Arc<dyn Clock>,
+        Arc::new(MemoryAuditSink::default()),
+        CoreConfig::default(),
+    )
+    .await
+    .unwrap();
+    std::mem::swap(&mut f.core, &mut other);
+    let anchor_id = f.anchor_arn.rsplit('/').next().unwrap().to_owned();
+    let (status, disabled) = f
+        .admin(
+            "POST",
+            &format!("/trustanchor/{anchor_id}/disable"),
+            &Value::Null,
+        )
+        .await;
+    assert_eq!(status, 200, "{disabled}");
+    std::mem::swap(&mut f.core, &mut other);
+
+    // This node has not seen it yet (no refresher runs here): a new subject
+    // still gets a session, and its record is one write after the other
+    // node's, so this node loads the entities again rather than adding the
+    // subject to the ones it had.
+    f.granted(&f.pki.rsa, json!({})).await;
+    let refused = f
+        .create_session(&f.pki.ec_p256, &f.profile_arn, json!({}))
+        .await;
+    assert_eq!(
+        error_code(&refused),
+        (403, "AccessDeniedException".to_owned()),
+        "the disabled anchor is seen after the subject write"
+    );
+}
