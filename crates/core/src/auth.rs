@@ -6,6 +6,8 @@
 //! expired. The signature is then checked with the signing key derived from
 //! the secret (cached per key, date, region and service).
 
+use std::borrow::Cow;
+
 use mayfly_sigv4::{AuthForm, Authentication, Payload, RequestParts, SigV4Error, UriEncoding};
 use mayfly_token::{SecretKey, SessionClaims, SessionPrincipal, TokenError};
 use mayfly_wire::AwsError;
@@ -150,12 +152,12 @@ pub(crate) async fn authenticate(ctx: &ActionContext<'_>) -> Result<(Caller, Ser
 /// a long-term key in the view, or a temporary key whose session token opens
 /// under the key ring, is bound to it, has not expired at `now_unix` and is
 /// not revoked. Returns the caller and the secret to derive the signing key
-/// from. Shared by every front end; each maps the error to its protocol.
-pub(crate) fn resolve_credentials(
-    view: &View,
+/// from (a long-term secret borrowed from the view, never copied). Shared by every front end; each maps the error to its protocol.
+pub(crate) fn resolve_credentials<'v>(
+    view: &'v View,
     auth: &Authentication,
     now_unix: u64,
-) -> Result<(Caller, SecretKey), SigV4Error> {
+) -> Result<(Caller, Cow<'v, SecretKey>), SigV4Error> {
     let access_key_id = auth.access_key_id();
     let (caller, secret) = if access_key_id.starts_with("ASIA") {
         let Some(token) = auth.security_token() else {
@@ -184,7 +186,7 @@ pub(crate) fn resolve_credentials(
             region: auth.scope().region().to_owned(),
             kind: CallerKind::Session(Box::new(claims)),
         };
-        (caller, opened.secret)
+        (caller, Cow::Owned(opened.secret))
     } else {
         if auth.security_token().is_some() {
             // A session token only goes with the temporary key it was issued with.
@@ -225,7 +227,7 @@ pub(crate) fn resolve_credentials(
                 }
             }
         };
-        (caller, secret.clone())
+        (caller, Cow::Borrowed(secret))
     };
     Ok((caller, secret))
 }

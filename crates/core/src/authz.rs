@@ -375,10 +375,13 @@ pub(crate) fn authorize_caller(
     caller: &Caller,
     action: &str,
     resource: &str,
-    extra: impl FnOnce(&mut ContextBuilder),
+    extra: impl Fn(&mut ContextBuilder),
 ) -> Result<(), AwsError> {
-    let mut rc = global_context(ctx, caller, action, resource);
-    extra(&mut rc);
+    let full_context = || {
+        let mut rc = global_context(ctx, caller, action, resource);
+        extra(&mut rc);
+        rc
+    };
     let docs = caller_policy_docs(&ctx.view, caller);
     let policies = docs.caller_policies();
     let set = PolicySet {
@@ -388,11 +391,17 @@ pub(crate) fn authorize_caller(
         boundary: policies.boundary,
         session: policies.session,
     };
+    let rc = if set.reads_context() {
+        full_context()
+    } else {
+        ContextBuilder::new(principal_info(caller), action, resource)
+    };
     let decision = mayfly_policy::evaluate(&rc.context, &set);
     if decision.is_allowed() {
         return Ok(());
     }
-    Err(access_denied(ctx, caller, resource, &decision, &rc))
+    // The explanation lists every key, whether or not a policy read it.
+    Err(access_denied(ctx, caller, resource, &decision, &full_context()))
 }
 
 /// What an AssumeRole request asks for, for its authorization.
@@ -413,12 +422,14 @@ pub(crate) struct AssumeRequest<'a> {
 /// Authorize AssumeRole (sts-api.md 9.1 steps 2-4, policy-evaluation.md
 /// 8.6): the role must exist and its trust policy allow the caller; the
 /// caller's identity side must allow unless the trust names it directly in
-/// the same account. Returns the role.
-pub(crate) fn authorize_assume_role(
+/// the same account. Returns the role, borrowed from `view` (the view of
+/// `ctx`, held by the caller so that `ctx` stays free for minting).
+pub(crate) fn authorize_assume_role<'v>(
     ctx: &ActionContext<'_>,
+    view: &'v View,
     caller: &Caller,
     request: &AssumeRequest<'_>,
-) -> Result<Role, AwsError> {
+) -> Result<&'v Role, AwsError> {
     let action = "sts:AssumeRole";
     let denied = || {
         AwsError::access_denied(format!(
@@ -427,7 +438,6 @@ pub(crate) fn authorize_assume_role(
             crate::truncate(request.role_arn, 2048)
         ))
     };
-    let view = &ctx.view;
     // A missing role is AccessDenied, never NoSuchEntity (no enumeration).
     let role = view
         .snapshot
@@ -437,7 +447,47 @@ pub(crate) fn authorize_assume_role(
         .trust_policy(&role.assume_role_policy)
         .ok_or_else(denied)?;
 
-    let mut rc = global_context(ctx, caller, action, request.role_arn);
+    let mut additional = Vec::new();
+    if request.tags_given {
+        additional.push("sts:TagSession");
+    }
+    if request.source_identity.is_some() {
+        additional.push("sts:SetSourceIdentity");
+    }
+    let docs = caller_policy_docs(view, caller);
+    let policies = docs.caller_policies();
+    let rc = if trust.reads_context() || policies.reads_context() {
+        assume_role_context(ctx, caller, request, role)
+    } else {
+        ContextBuilder::new(principal_info(caller), action, request.role_arn)
+    };
+    let decision = evaluate_role_trust(&rc, role, &trust, &policies, &additional);
+    if decision.is_allowed() {
+        return Ok(role);
+    }
+    if decision.action == action {
+        // A role that does not trust the caller must read exactly like a
+        // missing one, or the message enumerates roles: no reason, no sealed
+        // explanation. The reason goes to the log for the operator.
+        tracing::debug!(role = %request.role_arn, reason = %decision.reason_phrase(), "AssumeRole refused");
+        return Err(denied());
+    }
+    // Trusted for AssumeRole but not for sts:TagSession/SetSourceIdentity:
+    // the caller may learn why, with every key of the request.
+    let rc = assume_role_context(ctx, caller, request, role);
+    Err(access_denied(ctx, caller, request.role_arn, &decision, &rc))
+}
+
+/// The request context of an AssumeRole (policy-evaluation.md 8.6): the
+/// global keys, the `sts:` request keys, request tags and the role's tags
+/// (inherited transitive session tags first) as `aws:ResourceTag/*`.
+fn assume_role_context(
+    ctx: &ActionContext<'_>,
+    caller: &Caller,
+    request: &AssumeRequest<'_>,
+    role: &Role,
+) -> ContextBuilder {
+    let mut rc = global_context(ctx, caller, "sts:AssumeRole", request.role_arn);
     rc.set("sts:RoleSessionName", request.session_name.to_owned());
     if let Some(id) = request.external_id {
         rc.set("sts:ExternalId", id.to_owned());
@@ -482,29 +532,7 @@ pub(crate) fn authorize_assume_role(
     for (k, v) in resource_tags {
         rc.set(&format!("aws:ResourceTag/{k}"), v);
     }
-
-    let mut additional = Vec::new();
-    if request.tags_given {
-        additional.push("sts:TagSession");
-    }
-    if request.source_identity.is_some() {
-        additional.push("sts:SetSourceIdentity");
-    }
-    let docs = caller_policy_docs(view, caller);
-    let decision = evaluate_role_trust(&rc, role, &trust, &docs.caller_policies(), &additional);
-    if decision.is_allowed() {
-        return Ok(role.clone());
-    }
-    if decision.action == action {
-        // A role that does not trust the caller must read exactly like a
-        // missing one, or the message enumerates roles: no reason, no sealed
-        // explanation. The reason goes to the log for the operator.
-        tracing::debug!(role = %request.role_arn, reason = %decision.reason_phrase(), "AssumeRole refused");
-        return Err(denied());
-    }
-    // Trusted for AssumeRole but not for sts:TagSession/SetSourceIdentity:
-    // the caller may learn why.
-    Err(access_denied(ctx, caller, request.role_arn, &decision, &rc))
+    rc
 }
 
 /// What an AssumeRoleWithWebIdentity or AssumeRoleWithSAML request asks
@@ -747,11 +775,6 @@ pub(crate) fn evaluate_with_resource_policy(
     resource_account: &str,
     extra: impl FnOnce(&mut ContextBuilder),
 ) -> Decision {
-    let mut rc = match caller {
-        Some(caller) => global_context(ctx, caller, action, resource),
-        None => request_context(ctx, PrincipalInfo::anonymous(), action, resource),
-    };
-    extra(&mut rc);
     let docs = caller
         .map(|caller| caller_policy_docs(&ctx.view, caller))
         .unwrap_or_default();
@@ -762,6 +785,17 @@ pub(crate) fn evaluate_with_resource_policy(
         resource_account: Some(resource_account),
         boundary: policies.boundary,
         session: policies.session,
+    };
+    let principal = caller.map_or_else(PrincipalInfo::anonymous, principal_info);
+    let rc = if set.reads_context() {
+        let mut rc = match caller {
+            Some(caller) => global_context(ctx, caller, action, resource),
+            None => request_context(ctx, principal, action, resource),
+        };
+        extra(&mut rc);
+        rc
+    } else {
+        ContextBuilder::new(principal, action, resource)
     };
     mayfly_policy::evaluate(&rc.context, &set)
 }

@@ -50,7 +50,7 @@ impl<'a> GatewayRequest<'a> {
 /// Who made a request: an authenticated caller or nobody (anonymous).
 #[derive(Debug, Clone)]
 pub struct Principal {
-    caller: Option<Caller>,
+    caller: Option<Arc<Caller>>,
 }
 
 impl Principal {
@@ -83,7 +83,7 @@ impl Principal {
     /// that signed the request; `None` for long-term keys and anonymous.
     pub fn session_expires_at(&self) -> Option<u64> {
         self.caller
-            .as_ref()
+            .as_deref()
             .and_then(Caller::claims)
             .map(|c| c.expires_at)
     }
@@ -163,7 +163,7 @@ impl Core {
         authentication.verify(&parts, payload, encoding, &signing_key)?;
         Ok(Verified {
             principal: Principal {
-                caller: Some(caller),
+                caller: Some(Arc::new(caller)),
             },
             authentication,
             signing_key,
@@ -210,7 +210,7 @@ impl Core {
         });
         evaluate_with_resource_policy(
             &ctx,
-            principal.caller.as_ref(),
+            principal.caller.as_deref(),
             action,
             resource,
             named,

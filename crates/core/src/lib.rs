@@ -144,7 +144,7 @@ impl Service {
 pub(crate) struct ActionContext<'a> {
     pub core: &'a Core,
     pub view: Arc<View>,
-    pub caller: Option<Caller>,
+    pub caller: Option<Arc<Caller>>,
     pub request: &'a ApiRequest<'a>,
     pub now: SystemTime,
     pub request_id: &'a str,
@@ -425,7 +425,7 @@ impl Core {
         if !unsigned {
             let (caller, signed_service) = auth::authenticate(ctx).await?;
             *service = signed_service;
-            ctx.caller = Some(caller);
+            ctx.caller = Some(Arc::new(caller));
         }
         let Some(action) = action else {
             return Err(AwsError::new("MissingAction", 400, "Missing Action"));

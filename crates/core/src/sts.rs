@@ -39,7 +39,14 @@ pub(crate) async fn dispatch(
 
 fn caller<'c>(ctx: &'c ActionContext<'_>) -> Result<&'c Caller, AwsError> {
     ctx.caller
-        .as_ref()
+        .as_deref()
+        .ok_or_else(AwsError::missing_authentication_token)
+}
+
+/// The caller, shared: for actions that hold it while they change `ctx`.
+fn caller_arc(ctx: &ActionContext<'_>) -> Result<std::sync::Arc<Caller>, AwsError> {
+    ctx.caller
+        .clone()
         .ok_or_else(AwsError::missing_authentication_token)
 }
 
@@ -66,7 +73,7 @@ fn get_session_token(ctx: &mut ActionContext<'_>, params: &mut QueryParams) -> A
     check_mfa_parameters(&mut v, serial.as_deref(), code.as_deref());
     params.finish_unknown()?;
     v.into_result()?;
-    let caller = caller(ctx)?.clone();
+    let caller = caller_arc(ctx)?;
     let now = ctx.core.clock.unix_now();
     let (principal, duration) = match &caller.kind {
         CallerKind::Session(_) => {
@@ -163,7 +170,7 @@ fn assume_role(ctx: &mut ActionContext<'_>, params: &mut QueryParams) -> ActionR
         ));
     }
 
-    let caller = caller(ctx)?.clone();
+    let caller = caller_arc(ctx)?;
     if caller.is_root() {
         return Err(AwsError::access_denied(
             "Roles may not be assumed by root accounts.",
@@ -191,8 +198,10 @@ fn assume_role(ctx: &mut ActionContext<'_>, params: &mut QueryParams) -> ActionR
     // 2-4. Resolve the role (a missing role is AccessDenied, never
     // NoSuchEntity) and authorize against trust and identity policies.
     let mfa_authenticated_at = verify_mfa(ctx, &caller, serial.as_deref(), code.as_deref())?;
+    let view = std::sync::Arc::clone(&ctx.view);
     let role = authz::authorize_assume_role(
         ctx,
+        &view,
         &caller,
         &AssumeRequest {
             role_arn: &role_arn,
@@ -212,13 +221,13 @@ fn assume_role(ctx: &mut ActionContext<'_>, params: &mut QueryParams) -> ActionR
 
     // 6. Durations (4).
     let chained = caller.is_session();
-    let duration = role_session::session_duration(&role, duration, chained)?;
+    let duration = role_session::session_duration(role, duration, chained)?;
 
     // 7-8. Session policies and packing; mint.
     let session = role_session::mint(
         ctx,
         RoleSessionRequest {
-            role: &role,
+            role,
             session_name: &session_name,
             duration,
             policies: &policies,
@@ -261,7 +270,7 @@ fn get_federation_token(ctx: &mut ActionContext<'_>, params: &mut QueryParams) -
     let Some(name) = name else {
         return Err(AwsError::internal());
     };
-    let caller = caller(ctx)?.clone();
+    let caller = caller_arc(ctx)?;
     if caller.is_session() {
         return Err(AwsError::access_denied(
             "Cannot call GetFederationToken with session credentials",
@@ -339,7 +348,7 @@ fn get_access_key_info(ctx: &mut ActionContext<'_>, params: &mut QueryParams) ->
     let Some(key_id) = key_id else {
         return Err(AwsError::internal());
     };
-    let caller = caller(ctx)?.clone();
+    let caller = caller_arc(ctx)?;
     authz::authorize_caller(ctx, &caller, "sts:GetAccessKeyInfo", "*", |_| {})?;
     let account = ctx
         .view
@@ -373,7 +382,7 @@ fn decode_authorization_message(
     let Some(message) = message else {
         return Err(AwsError::internal());
     };
-    let caller = caller(ctx)?.clone();
+    let caller = caller_arc(ctx)?;
     authz::authorize_caller(ctx, &caller, "sts:DecodeAuthorizationMessage", "*", |_| {})?;
     if message.contains(['\n', '\r']) {
         return Err(invalid_message());
@@ -451,7 +460,7 @@ pub(crate) fn issue(
     let issued = ctx
         .view
         .key_ring
-        .issue(claims, &ctx.core.rng)
+        .issue(claims, &mayfly_token::PublicRandom)
         .map_err(|error| {
             tracing::error!(%error, "sealing a session token failed");
             AwsError::internal()

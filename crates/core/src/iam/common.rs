@@ -12,7 +12,7 @@ use crate::authz;
 /// The caller of an IAM action (always authenticated: IAM has no unsigned actions).
 pub(crate) fn caller<'c>(ctx: &'c ActionContext<'_>) -> Result<&'c Caller, AwsError> {
     ctx.caller
-        .as_ref()
+        .as_deref()
         .ok_or_else(AwsError::missing_authentication_token)
 }
 

@@ -95,7 +95,7 @@ pub(super) fn authorize(
     action: &str,
     resource: &str,
     resource_tags: &[Tag],
-    keys: impl FnOnce(&mut ContextBuilder),
+    keys: impl Fn(&mut ContextBuilder),
 ) -> Result<(), AwsError> {
     let caller = common::caller(ctx)?;
     crate::authz::authorize_caller(ctx, caller, &format!("iam:{action}"), resource, |rc| {
@@ -124,7 +124,7 @@ pub(super) fn load<T: Target>(
     ctx: &ActionContext<'_>,
     action: &str,
     id: &str,
-    keys: impl FnOnce(&mut ContextBuilder),
+    keys: impl Fn(&mut ContextBuilder),
 ) -> Result<T, AwsError> {
     let account_id = common::account_id(ctx)?;
     let found = T::find(&ctx.view.snapshot, &account_id, id).cloned();
@@ -377,8 +377,8 @@ pub(super) async fn delete_boundary<T: PolicyHolder>(
     let current = T::find(&ctx.view.snapshot, &account_id, &id)
         .and_then(|t| t.permissions_boundary().map(str::to_owned));
     load::<T>(ctx, action, &id, |rc| {
-        if let Some(arn) = current {
-            rc.set("iam:PermissionsBoundary", arn);
+        if let Some(arn) = &current {
+            rc.set("iam:PermissionsBoundary", arn.clone());
         }
     })?;
     change::<T, _>(ctx, &id, |_, target| {

@@ -71,7 +71,7 @@ pub(super) async fn dispatch(
     };
     action.push_str(operation.name());
     let (caller, service) = crate::auth::authenticate(ctx).await?;
-    ctx.caller = Some(caller.clone());
+    ctx.caller = Some(std::sync::Arc::new(caller.clone()));
     if service != crate::Service::RolesAnywhere {
         return Err(denied(
             "The credential scope must name service rolesanywhere",
