@@ -401,7 +401,13 @@ pub(crate) fn authorize_caller(
         return Ok(());
     }
     // The explanation lists every key, whether or not a policy read it.
-    Err(access_denied(ctx, caller, resource, &decision, &full_context()))
+    Err(access_denied(
+        ctx,
+        caller,
+        resource,
+        &decision,
+        &full_context(),
+    ))
 }
 
 /// What an AssumeRole request asks for, for its authorization.

@@ -126,7 +126,14 @@ async fn upstream_mode_works_in_front_of_s3s_fs() -> Result<()> {
     // The upstream checks signatures itself: what reaches it from the
     // gateway was re-signed with the upstream key.
     let wrong = client_with_secret(&upstream, "not-the-upstream-secret");
-    assert!(wrong.head_bucket().bucket("forwarded").send().await.is_err());
+    assert!(
+        wrong
+            .head_bucket()
+            .bucket("forwarded")
+            .send()
+            .await
+            .is_err()
+    );
 
     s3.put_object()
         .bucket("forwarded")
