@@ -1118,21 +1118,25 @@ impl S3Gateway {
         Ok(response)
     }
 
-    async fn copy_object(
+    /// The source bucket and key `x-amz-copy-source` names (any
+    /// `?versionId=` dropped), once the caller may read that object and
+    /// write `key` of `bucket`.
+    async fn authorize_copy(
         &self,
         call: &Call<'_>,
         bucket: &Bucket,
         key: &str,
         headers: &HeaderMap,
-    ) -> Result<Response<StreamingBody>, S3Error> {
+    ) -> Result<(String, String), S3Error> {
+        let missing = || {
+            S3Error::invalid_argument(
+                "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
+            )
+        };
         let source = headers
             .get("x-amz-copy-source")
             .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| {
-                S3Error::invalid_argument(
-                    "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
-                )
-            })?;
+            .ok_or_else(missing)?;
         let source = source.split_once("?versionId=").map_or(source, |(s, _)| s);
         let decoded = percent_encoding::percent_decode_str(source.trim_start_matches('/'))
             .decode_utf8()
@@ -1141,9 +1145,7 @@ impl S3Gateway {
             .split_once('/')
             .filter(|(b, k)| !b.is_empty() && !k.is_empty())
         else {
-            return Err(S3Error::invalid_argument(
-                "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
-            ));
+            return Err(missing());
         };
         if !crate::store::valid_bucket_name(src_bucket) {
             return Err(S3Error::no_such_bucket(src_bucket));
@@ -1156,6 +1158,18 @@ impl S3Gateway {
             &[],
         )?;
         call.authorize_bucket(bucket, "s3:PutObject", &object_arn(&bucket.name, key), &[])?;
+        Ok((src_bucket.to_owned(), src_key.to_owned()))
+    }
+
+    async fn copy_object(
+        &self,
+        call: &Call<'_>,
+        bucket: &Bucket,
+        key: &str,
+        headers: &HeaderMap,
+    ) -> Result<Response<StreamingBody>, S3Error> {
+        let (src_bucket, src_key) = self.authorize_copy(call, bucket, key, headers).await?;
+        let (src_bucket, src_key) = (src_bucket.as_str(), src_key.as_str());
         let Some((src_meta, pending)) = self
             .store
             .copy_object_data(src_bucket, src_key)
@@ -1456,34 +1470,8 @@ impl S3Gateway {
                 (object_path, ForwardBody::Stream(Box::new(reader), len))
             }
             Operation::CopyObject => {
-                let source = parts
-                    .headers
-                    .get("x-amz-copy-source")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("");
-                let source = source.split_once("?versionId=").map_or(source, |(s, _)| s);
-                let decoded = percent_encoding::percent_decode_str(source.trim_start_matches('/'))
-                    .decode_utf8()
-                    .map_err(|_| S3Error::invalid_argument("Invalid copy source encoding"))?;
-                let Some((src_bucket, src_key)) = decoded
-                    .split_once('/')
-                    .filter(|(b, k)| !b.is_empty() && !k.is_empty())
-                else {
-                    return Err(S3Error::invalid_argument(
-                        "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
-                    ));
-                };
-                if !crate::store::valid_bucket_name(src_bucket) {
-                    return Err(S3Error::no_such_bucket(src_bucket));
-                }
-                let source_bucket = self.load_bucket(src_bucket).await?;
-                call.authorize_bucket(
-                    &source_bucket,
-                    "s3:GetObject",
-                    &object_arn(src_bucket, src_key),
-                    &[],
-                )?;
-                call.authorize_bucket(bucket, op.action(), &object_resource, &[])?;
+                self.authorize_copy(call, bucket, key, &parts.headers)
+                    .await?;
                 (object_path, ForwardBody::None)
             }
             Operation::GetObject
