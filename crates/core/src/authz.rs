@@ -792,15 +792,15 @@ pub(crate) fn evaluate_with_resource_policy(
         boundary: policies.boundary,
         session: policies.session,
     };
-    let principal = caller.map_or_else(PrincipalInfo::anonymous, principal_info);
     let rc = if set.reads_context() {
         let mut rc = match caller {
             Some(caller) => global_context(ctx, caller, action, resource),
-            None => request_context(ctx, principal, action, resource),
+            None => request_context(ctx, PrincipalInfo::anonymous(), action, resource),
         };
         extra(&mut rc);
         rc
     } else {
+        let principal = caller.map_or_else(PrincipalInfo::anonymous, principal_info);
         ContextBuilder::new(principal, action, resource)
     };
     mayfly_policy::evaluate(&rc.context, &set)
