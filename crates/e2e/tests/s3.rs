@@ -1297,7 +1297,6 @@ fn signature_version_2_is_refused_not_taken_as_anonymous() -> Result<()> {
 
 #[tokio::test]
 async fn upstream_mode_forwards_to_another_store_and_keeps_refused_uploads_out() -> Result<()> {
-    use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
     let backend = Server::start()?;
     let front = Server::start_with(ServerOptions {
         args: vec![
@@ -1375,43 +1374,8 @@ async fn upstream_mode_forwards_to_another_store_and_keeps_refused_uploads_out()
     assert_eq!(listed.contents().len(), 1);
 
     // Multipart through the gateway.
-    let upload = s3
-        .create_multipart_upload()
-        .bucket("proxied")
-        .key("multi")
-        .send()
-        .await?;
-    let id = upload.upload_id().unwrap().to_owned();
     let part1 = vec![7u8; 5 * 1024 * 1024];
-    let mut parts = Vec::new();
-    for (n, body) in [(1, part1.clone()), (2, b"end".to_vec())] {
-        let out = s3
-            .upload_part()
-            .bucket("proxied")
-            .key("multi")
-            .upload_id(&id)
-            .part_number(n)
-            .body(ByteStream::from(body))
-            .send()
-            .await?;
-        parts.push(
-            CompletedPart::builder()
-                .part_number(n)
-                .e_tag(out.e_tag().unwrap())
-                .build(),
-        );
-    }
-    s3.complete_multipart_upload()
-        .bucket("proxied")
-        .key("multi")
-        .upload_id(&id)
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .set_parts(Some(parts))
-                .build(),
-        )
-        .send()
-        .await?;
+    mayfly_e2e::multipart_upload(&s3, "proxied", "multi", &[&part1, b"end"]).await?;
     let head = direct
         .head_object()
         .bucket("proxied")

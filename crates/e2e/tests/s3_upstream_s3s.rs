@@ -16,7 +16,6 @@ use std::time::Duration;
 use anyhow::Result;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use hyper_util::rt::TokioIo;
 use mayfly_e2e::{ACCOUNT, Server, ServerOptions, allow, session_credentials, trust_policy};
 
@@ -206,43 +205,8 @@ async fn upstream_mode_works_in_front_of_s3s_fs() -> Result<()> {
     assert_eq!(keys, ["docs/a b+c.txt"]);
 
     // Multipart through the gateway.
-    let upload = s3
-        .create_multipart_upload()
-        .bucket("forwarded")
-        .key("multi")
-        .send()
-        .await?;
-    let id = upload.upload_id().unwrap().to_owned();
     let first = vec![3u8; 5 * 1024 * 1024];
-    let mut parts = Vec::new();
-    for (number, body) in [(1, first.clone()), (2, b"tail".to_vec())] {
-        let out = s3
-            .upload_part()
-            .bucket("forwarded")
-            .key("multi")
-            .upload_id(&id)
-            .part_number(number)
-            .body(ByteStream::from(body))
-            .send()
-            .await?;
-        parts.push(
-            CompletedPart::builder()
-                .part_number(number)
-                .e_tag(out.e_tag().unwrap())
-                .build(),
-        );
-    }
-    s3.complete_multipart_upload()
-        .bucket("forwarded")
-        .key("multi")
-        .upload_id(&id)
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .set_parts(Some(parts))
-                .build(),
-        )
-        .send()
-        .await?;
+    mayfly_e2e::multipart_upload(&s3, "forwarded", "multi", &[&first, b"tail"]).await?;
     let multi = direct
         .head_object()
         .bucket("forwarded")
