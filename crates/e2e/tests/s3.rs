@@ -1058,6 +1058,33 @@ async fn multipart_upload_round_trip() -> Result<()> {
     assert_eq!(data.len(), part1.len() + part2.len());
     assert_eq!(&data[..part1.len()], &part1[..]);
     assert_eq!(&data[part1.len()..], &part2[..]);
+    // The parts stay separate files: a range across their boundary reads
+    // from both, and a copy is one object with the same bytes.
+    let from = part1.len() - 3;
+    let across = s3
+        .get_object()
+        .bucket("multi")
+        .key("big/object.bin")
+        .range(format!("bytes={from}-{}", part1.len() + 4))
+        .send()
+        .await?;
+    assert_eq!(
+        across.body.collect().await?.into_bytes().as_ref(),
+        &data[from..part1.len() + 5]
+    );
+    s3.copy_object()
+        .bucket("multi")
+        .key("copied.bin")
+        .copy_source("multi/big/object.bin")
+        .send()
+        .await?;
+    let copied = s3
+        .get_object()
+        .bucket("multi")
+        .key("copied.bin")
+        .send()
+        .await?;
+    assert_eq!(copied.body.collect().await?.into_bytes(), data);
     assert!(
         s3.list_multipart_uploads()
             .bucket("multi")

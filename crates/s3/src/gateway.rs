@@ -1261,8 +1261,15 @@ impl S3Gateway {
                     }
                     response::full(bytes.slice(from..to))
                 }
-                ObjectData::File(file) => {
-                    FileBody::new(file, start, len, Arc::clone(self.store.buffers())).boxed()
+                ObjectData::File(file) => FileBody::new(
+                    vec![(file, meta.size)],
+                    start,
+                    len,
+                    Arc::clone(self.store.buffers()),
+                )
+                .boxed(),
+                ObjectData::Parts(files) => {
+                    FileBody::new(files, start, len, Arc::clone(self.store.buffers())).boxed()
                 }
             }
         };
@@ -1654,42 +1661,25 @@ impl S3Gateway {
             }
             chosen.push((*number, meta.clone()));
         }
-        // Concatenate the parts into a new object file; visible only once renamed.
         let mut md5s = Vec::with_capacity(16 * chosen.len());
-        let mut total = 0u64;
         for (_, meta) in &chosen {
-            total += meta.size;
             md5s.extend_from_slice(&hex::decode(&meta.etag).map_err(|_| S3Error::internal())?);
         }
-        let pending = self
-            .store
-            .concatenate_parts(
-                &bucket.name,
-                &upload.upload_id,
-                chosen.iter().map(|(n, meta)| (*n, meta.size)).collect(),
-            )
-            .await
-            .map_err(|e| match e {
-                StoreError::NoSuchUpload => invalid_part(),
-                other => store_error(other),
-            })?;
         let mut meta = upload.object.clone();
         meta.key = key.to_owned();
-        meta.size = total;
         meta.etag = multipart_etag(&md5s, chosen.len());
         meta.last_modified = self.core.clock().unix_now();
         meta.checksum = None;
+        // The parts become the object's data where they are: no copy.
         self.store
-            .commit_object(pending, &bucket.name, &meta)
+            .complete_upload(
+                &bucket.name,
+                &upload.upload_id,
+                chosen.iter().map(|(n, meta)| (*n, meta.size)).collect(),
+                &meta,
+            )
             .await
             .map_err(store_error)?;
-        if let Err(error) = self
-            .store
-            .remove_upload(&bucket.name, &upload.upload_id)
-            .await
-        {
-            tracing::warn!(%error, "removing a completed upload's parts failed");
-        }
         let mut doc = XmlWriter::new("CompleteMultipartUploadResult");
         doc.element("Location", &format!("/{}/{key}", bucket.name))
             .element("Bucket", &bucket.name)

@@ -1,6 +1,7 @@
 //! Response bodies and the small formats S3 responses use (HTTP dates,
 //! ISO 8601 timestamps, quoted ETags).
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::io::{Read, Seek, SeekFrom};
 use std::pin::Pin;
@@ -77,10 +78,22 @@ pub fn empty(status: StatusCode) -> Response<StreamingBody> {
     response
 }
 
-/// Bytes a [`FileBody`] reads per frame.
-type FrameRead = JoinHandle<std::io::Result<(std::fs::File, Bytes)>>;
+/// One frame being read: the segment it came from (to go on with) and
+/// the frame.
+type FrameRead = JoinHandle<std::io::Result<(Segment, Bytes)>>;
 
-/// Streams part of a file in frames of one pooled buffer each
+/// A range of one file still to be sent.
+#[derive(Debug)]
+struct Segment {
+    file: std::fs::File,
+    /// Where to seek before the next read; `None` once positioned.
+    seek: Option<u64>,
+    /// Bytes not yet read.
+    unread: u64,
+}
+
+/// Streams a range of a file, or of several files one after the other (a
+/// multipart object's parts), in frames of one pooled buffer each
 /// ([`crate::buffers`]). Each frame is read by one blocking call straight
 /// into its buffer, which goes to the socket as it is and back to the pool
 /// afterwards; the next read starts as soon as a frame is handed out, so
@@ -92,41 +105,60 @@ pub struct FileBody {
     reading: Option<FrameRead>,
     /// Bytes not yet handed out.
     remaining: u64,
-    /// Bytes not yet asked of the file.
-    unread: u64,
+    /// What is left to read, in order.
+    segments: VecDeque<Segment>,
 }
 
 impl FileBody {
-    /// Stream `len` bytes of `file` from offset `start`. Must be called
-    /// within the runtime (it starts the first read).
-    pub fn new(file: std::fs::File, start: u64, len: u64, buffers: Arc<BufferPool>) -> Self {
+    /// Stream `len` bytes from offset `start` of the concatenation of
+    /// `files` (each with the length of its data). Must be called within
+    /// the runtime (it starts the first read).
+    pub fn new(
+        files: Vec<(std::fs::File, u64)>,
+        start: u64,
+        len: u64,
+        buffers: Arc<BufferPool>,
+    ) -> Self {
+        let end = start.saturating_add(len);
+        let mut segments = VecDeque::with_capacity(files.len());
+        let mut offset = 0u64;
+        for (file, size) in files {
+            let (from, to) = (start.max(offset), end.min(offset.saturating_add(size)));
+            if from < to {
+                segments.push_back(Segment {
+                    file,
+                    seek: Some(from - offset),
+                    unread: to - from,
+                });
+            }
+            offset = offset.saturating_add(size);
+        }
         let mut body = Self {
             buffers,
             reading: None,
-            remaining: len,
-            unread: len,
+            remaining: segments.iter().map(|s| s.unread).sum(),
+            segments,
         };
-        body.read_next(file, Some(start));
+        body.read_next();
         body
     }
 
-    fn read_next(&mut self, file: std::fs::File, seek: Option<u64>) {
-        if self.unread == 0 {
+    fn read_next(&mut self) {
+        let Some(mut segment) = self.segments.pop_front() else {
             return;
-        }
-        let want = self.unread.min(BUFFER_BYTES as u64);
-        self.unread -= want;
+        };
+        let want = segment.unread.min(BUFFER_BYTES as u64);
+        segment.unread -= want;
         let mut buffer = self.buffers.take();
         self.reading = Some(tokio::task::spawn_blocking(move || {
-            let mut file = file;
-            if let Some(start) = seek {
-                file.seek(SeekFrom::Start(start))?;
+            if let Some(start) = segment.seek.take() {
+                segment.file.seek(SeekFrom::Start(start))?;
             }
-            (&file).take(want).read_to_end(buffer.vec_mut())?;
+            (&segment.file).take(want).read_to_end(buffer.vec_mut())?;
             if buffer.len() as u64 != want {
                 return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof));
             }
-            Ok((file, buffer.into_bytes()))
+            Ok((segment, buffer.into_bytes()))
         }));
     }
 
@@ -154,9 +186,12 @@ impl Body for FileBody {
         };
         this.reading = None;
         match read {
-            Ok(Ok((file, frame))) => {
+            Ok(Ok((segment, frame))) => {
                 this.remaining -= frame.len() as u64;
-                this.read_next(file, None);
+                if segment.unread > 0 {
+                    this.segments.push_front(segment);
+                }
+                this.read_next();
                 Poll::Ready(Some(Ok(Frame::data(frame))))
             }
             Ok(Err(error)) => {

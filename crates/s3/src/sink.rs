@@ -240,6 +240,7 @@ mod tests {
                         .unwrap();
                     out
                 }
+                ObjectData::Parts(_) => Vec::new(),
             };
             assert!(stored == data, "{key}: stored bytes differ");
         }
