@@ -4,10 +4,15 @@
 1. GET of a 1 KiB object by presigned URL (wrk, the URL replayed as is)
    against the constant-200 baseline sent the very same request.
 2. PUT and GET of a 1 GiB object through `mayfly presign` URLs with curl,
-   throughput and the peak resident memory of `mayfly serve` meanwhile.
+   and the multipart upload of the same file the aws CLI would make
+   (--part-mib parts, --part-concurrency at a time, each by a presigned
+   UploadPart URL, from CreateMultipartUpload to CompleteMultipartUpload),
+   --large-rounds times: throughput and the peak resident memory of
+   `mayfly serve` meanwhile.
 
     cargo build --release -p mayfly -p mayfly-server --bins --examples
     python3 bench/s3.py [--duration 5] [--rounds 3] [--size-mib 1024]
+                        [--large-rounds 3] [--part-mib 8] [--part-concurrency 4]
                         [--skip-small] [--skip-large] [--list-keys N]
                         [--server-binary PATH]
 
@@ -20,7 +25,7 @@ The load average is printed before and after (the machine has 2 cores and
 the load generator shares them); the resident memory of `mayfly serve` is
 reported before the large transfers and as the peak during each of them.
 
-Needs wrk and curl (Debian packages). Everything runs on loopback; the 1 GiB
+Needs wrk and curl (Debian packages) and boto3 (pip). Everything runs on loopback; the 1 GiB
 file is written to a temporary directory and removed afterwards.
 """
 import argparse
@@ -90,6 +95,9 @@ def main():
     ap.add_argument("--size-mib", type=int, default=1024)
     ap.add_argument("--skip-small", action="store_true", help="no 1 KiB GET rounds")
     ap.add_argument("--skip-large", action="store_true", help="no large PUT/GET")
+    ap.add_argument("--large-rounds", type=int, default=3, help="rounds of the large transfers")
+    ap.add_argument("--part-mib", type=int, default=8, help="multipart part size (the aws CLI's default: 8)")
+    ap.add_argument("--part-concurrency", type=int, default=4, help="parts in flight at once")
     ap.add_argument("--list-keys", type=int, default=0, help="also time listing a bucket of N keys")
     ap.add_argument("--server-binary", help="mayfly binary to measure (default: the release build)")
     args = ap.parse_args()
@@ -137,7 +145,7 @@ def main():
         if not args.skip_small:
             small_gets(args, s3, s3_port, base_port, work, presign("small", "GET"))
         if not args.skip_large:
-            large_transfers(args, api, work, presign, curl)
+            large_transfers(args, api, s3, work, presign, curl)
         if args.list_keys:
             upload_keys(s3, args.list_keys)
             api.terminate()
@@ -178,43 +186,100 @@ def small_gets(args, s3, s3_port, base_port, work, url):
     print(f"\nmedian share: {sorted(shares)[len(shares) // 2]:.0%}\n")
 
 
-def large_transfers(args, api, work, presign, curl):
-    """PUT then GET of a large object with curl, with the server's memory."""
-    # 2. A large object: PUT then GET, with the server's peak RSS in each.
+def large_transfers(args, api, s3, work, presign, curl):
+    """PUT then GET of a large object, with the server's peak memory: one
+    PutObject by curl, and the multipart upload the aws CLI would make."""
     big = os.path.join(work, "big")
     subprocess.run(["dd", "if=/dev/urandom", f"of={big}", "bs=1M", f"count={args.size_mib}"],
                    check=True, capture_output=True)
     put_url, get_url = presign("big", "PUT"), presign("big", "GET")
     before = rss_kib(api.pid)
-
-    def measured(*curl_args):
-        """curl's status and time, and the server's peak RSS meanwhile."""
-        peak = [0]
-        stop = threading.Event()
-
-        def sample():
-            while not stop.is_set():
-                peak[0] = max(peak[0], rss_kib(api.pid))
-                time.sleep(0.02)
-
-        sampler = threading.Thread(target=sample)
-        sampler.start()
-        try:
-            status, seconds = curl(*curl_args)
-        finally:
-            stop.set()
-            sampler.join()
-        return status, seconds, peak[0]
-
-    status, put_s, put_peak = measured("-T", big, put_url)
-    assert status == 200, f"PUT big: {status}"
-    status, get_s, get_peak = measured(get_url)
-    assert status == 200, f"GET big: {status}"
     size_mb = args.size_mib * 1024 * 1024 / 1e6
-    print(f"{args.size_mib} MiB object: PUT {size_mb / put_s:,.0f} MB/s ({put_s:.2f} s), "
-          f"GET {size_mb / get_s:,.0f} MB/s ({get_s:.2f} s); resident memory of mayfly serve: "
-          f"{before / 1024:.1f} MiB before, peak {put_peak / 1024:.1f} MiB during the PUT, "
-          f"{get_peak / 1024:.1f} MiB during the GET")
+    print(f"{args.size_mib} MiB object; resident memory of mayfly serve before: {before / 1024:.1f} MiB\n")
+    print(f"| round | PutObject (curl) | multipart, {args.part_mib} MiB parts x {args.part_concurrency} "
+          f"| GetObject (curl) | peak RSS |")
+    print("|---|---|---|---|---|")
+    rates = {"put": [], "multipart": [], "get": []}
+    for i in range(args.large_rounds):
+        peak = 0
+        row = []
+        for name, transfer in (("put", lambda: curl("-T", big, put_url)),
+                               ("multipart", lambda: multipart_upload(args, s3, big)),
+                               ("get", lambda: curl(get_url))):
+            (status, seconds), used = with_peak_rss(api.pid, transfer)
+            assert status == 200, f"{name} big: {status}"
+            peak = max(peak, used)
+            rates[name].append(size_mb / seconds)
+            row.append(f"{size_mb / seconds:,.0f} MB/s ({seconds:.2f} s)")
+        print(f"| {i + 1} | {' | '.join(row)} | {peak / 1024:.1f} MiB |")
+    medians = {k: sorted(v)[len(v) // 2] for k, v in rates.items()}
+    print(f"\nmedian: PutObject {medians['put']:,.0f} MB/s, multipart {medians['multipart']:,.0f} MB/s, "
+          f"GetObject {medians['get']:,.0f} MB/s\n")
+
+
+def with_peak_rss(pid, transfer):
+    """transfer()'s result, and the peak resident memory of pid meanwhile."""
+    peak = [0]
+    stop = threading.Event()
+
+    def sample():
+        while not stop.is_set():
+            peak[0] = max(peak[0], rss_kib(pid))
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        return transfer(), peak[0]
+    finally:
+        stop.set()
+        sampler.join()
+
+
+def multipart_upload(args, s3, path):
+    """Upload path as `bench/big-multipart` the way the aws CLI does: parts
+    of --part-mib sent --part-concurrency at a time, each by a presigned
+    UploadPart URL (an unsigned payload, as the single PUT's); the status
+    of CompleteMultipartUpload and the seconds from Create to Complete."""
+    import http.client
+    import re
+    import urllib.parse
+    from concurrent.futures import ThreadPoolExecutor
+
+    import boto3
+    from botocore.config import Config
+
+    client = boto3.client("s3", endpoint_url=s3, region_name="us-east-1", aws_access_key_id=ROOT_ID,
+                          aws_secret_access_key=ROOT_SECRET,
+                          config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+    size = os.path.getsize(path)
+    part = args.part_mib * 1024 * 1024
+    numbers = range(1, (size + part - 1) // part + 1)
+    started = time.time()
+    upload_id = client.create_multipart_upload(Bucket="bench", Key="big-multipart")["UploadId"]
+
+    def send(number):
+        url = urllib.parse.urlsplit(client.generate_presigned_url(
+            "upload_part", ExpiresIn=3600,
+            Params={"Bucket": "bench", "Key": "big-multipart", "UploadId": upload_id, "PartNumber": number}))
+        with open(path, "rb") as f:
+            f.seek((number - 1) * part)
+            body = f.read(part)
+        conn = http.client.HTTPConnection(url.hostname, url.port)
+        conn.request("PUT", f"{url.path}?{url.query}", body=body)
+        response = conn.getresponse()
+        response.read()
+        conn.close()
+        assert response.status == 200, f"UploadPart {number}: {response.status}"
+        return {"PartNumber": number, "ETag": response.getheader("ETag")}
+
+    with ThreadPoolExecutor(args.part_concurrency) as pool:
+        parts = list(pool.map(send, numbers))
+    done = client.complete_multipart_upload(Bucket="bench", Key="big-multipart", UploadId=upload_id,
+                                            MultipartUpload={"Parts": parts})
+    seconds = time.time() - started
+    assert re.fullmatch(r'"[0-9a-f]{32}-\d+"', done["ETag"]), done["ETag"]
+    return done["ResponseMetadata"]["HTTPStatusCode"], seconds
 
 
 if __name__ == "__main__":
