@@ -24,7 +24,7 @@ use crate::request::{Query, Target, resolve_target};
 use crate::response::{self, FileBody, empty, http_date, iso8601, quoted, xml};
 use crate::sink::UploadSink;
 use crate::store::{
-    BucketMeta, BuiltinStore, ListEntry, ListQuery, ObjectData, ObjectMeta, StoreError,
+    BucketMeta, BuiltinStore, ListEntry, ListQuery, ObjectData, ObjectMeta, PartFile, StoreError,
     StoredObject,
 };
 use crate::xml::XmlWriter;
@@ -1262,7 +1262,7 @@ impl S3Gateway {
                     response::full(bytes.slice(from..to))
                 }
                 ObjectData::File(file) => FileBody::new(
-                    vec![(file, meta.size)],
+                    vec![(PartFile::Open(file), meta.size)],
                     start,
                     len,
                     Arc::clone(self.store.buffers()),

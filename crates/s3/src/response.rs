@@ -19,6 +19,7 @@ use time::macros::format_description;
 use tokio::task::JoinHandle;
 
 use crate::buffers::{BUFFER_BYTES, BufferPool};
+use crate::store::PartFile;
 
 const HTTP_DATE: &[BorrowedFormatItem<'static>] = format_description!(
     "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
@@ -85,7 +86,9 @@ type FrameRead = JoinHandle<std::io::Result<(Segment, Bytes)>>;
 /// A range of one file still to be sent.
 #[derive(Debug)]
 struct Segment {
-    file: std::fs::File,
+    file: Option<PartFile>,
+    /// Once opened.
+    opened: Option<std::fs::File>,
     /// Where to seek before the next read; `None` once positioned.
     seek: Option<u64>,
     /// Bytes not yet read.
@@ -111,10 +114,11 @@ pub struct FileBody {
 
 impl FileBody {
     /// Stream `len` bytes from offset `start` of the concatenation of
-    /// `files` (each with the length of its data). Must be called within
-    /// the runtime (it starts the first read).
+    /// `files` (each with the length of its data; one not yet open is
+    /// opened when the stream reaches it). Must be called within the
+    /// runtime (it starts the first read).
     pub fn new(
-        files: Vec<(std::fs::File, u64)>,
+        files: Vec<(PartFile, u64)>,
         start: u64,
         len: u64,
         buffers: Arc<BufferPool>,
@@ -126,7 +130,8 @@ impl FileBody {
             let (from, to) = (start.max(offset), end.min(offset.saturating_add(size)));
             if from < to {
                 segments.push_back(Segment {
-                    file,
+                    file: Some(file),
+                    opened: None,
                     seek: Some(from - offset),
                     unread: to - from,
                 });
@@ -151,10 +156,16 @@ impl FileBody {
         segment.unread -= want;
         let mut buffer = self.buffers.take();
         self.reading = Some(tokio::task::spawn_blocking(move || {
+            let file = match (segment.opened.take(), segment.file.take()) {
+                (Some(file), _) => file,
+                (None, Some(part)) => part.open()?,
+                (None, None) => return Err(std::io::Error::other("segment without a file")),
+            };
+            let file = segment.opened.insert(file);
             if let Some(start) = segment.seek.take() {
-                segment.file.seek(SeekFrom::Start(start))?;
+                file.seek(SeekFrom::Start(start))?;
             }
-            (&segment.file).take(want).read_to_end(buffer.vec_mut())?;
+            (&*file).take(want).read_to_end(buffer.vec_mut())?;
             if buffer.len() as u64 != want {
                 return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof));
             }

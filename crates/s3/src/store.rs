@@ -365,10 +365,37 @@ pub enum ObjectData {
     Inline(Bytes),
     /// A larger object: its file, the data is `[0, meta.size)`.
     File(File),
-    /// A multipart object: each part's file and data length, in order
-    /// (opened together, so a concurrent overwrite cannot remove them).
-    Parts(Vec<(File, u64)>),
+    /// A multipart object: each part's file and data length, in order.
+    Parts(Vec<(PartFile, u64)>),
 }
+
+/// A part file of a multipart object being read. The first
+/// [`OPEN_PARTS_AHEAD`] are opened with the object, so a concurrent
+/// overwrite or delete cannot take them away; later ones are opened when
+/// the read reaches them, which keeps a GET's open files bounded however
+/// many parts (up to 10,000) the object has. If the object was replaced
+/// meanwhile, that open fails and the response ends early (its
+/// `Content-Length` tells the client), never with other data.
+#[derive(Debug)]
+pub enum PartFile {
+    /// Opened.
+    Open(File),
+    /// To be opened when reached.
+    Later(PathBuf),
+}
+
+impl PartFile {
+    /// The file, opening it if needed (blocking).
+    pub fn open(self) -> std::io::Result<File> {
+        match self {
+            Self::Open(file) => Ok(file),
+            Self::Later(path) => File::open(path),
+        }
+    }
+}
+
+/// Part files opened together with their object.
+const OPEN_PARTS_AHEAD: usize = 32;
 
 /// An object opened for reading.
 #[derive(Debug)]
@@ -666,7 +693,7 @@ impl BuiltinStore {
                 }
                 Some(data) => {
                     for (file, len) in open_parts(&source, &data)? {
-                        pending.copy_from(&file, len)?;
+                        pending.copy_from(&file.open()?, len)?;
                     }
                 }
             }
@@ -1162,18 +1189,24 @@ fn part_dir(object: &Path, upload_id: &str) -> Option<PathBuf> {
     })
 }
 
-/// Open the part files of the multipart object whose file is `object`:
-/// each file and the length of its data (blocking).
-fn open_parts(object: &Path, data: &PartData) -> Result<Vec<(File, u64)>, StoreError> {
+/// The part files of the multipart object whose file is `object`, the
+/// first [`OPEN_PARTS_AHEAD`] opened, with the length of each one's data
+/// (blocking).
+fn open_parts(object: &Path, data: &PartData) -> Result<Vec<(PartFile, u64)>, StoreError> {
     let dir = part_dir(object, &data.upload_id).ok_or(StoreError::Corrupt("object parts"))?;
     data.parts
         .iter()
-        .map(|(number, len)| {
-            let file = File::open(dir.join(format!("part-{number:05}")))?;
+        .enumerate()
+        .map(|(i, (number, len))| {
+            let path = dir.join(format!("part-{number:05}"));
+            if i >= OPEN_PARTS_AHEAD {
+                return Ok((PartFile::Later(path), *len));
+            }
+            let file = File::open(path)?;
             if file.metadata()?.len() < *len {
                 return Err(StoreError::Corrupt("part file shorter than its size"));
             }
-            Ok((file, *len))
+            Ok((PartFile::Open(file), *len))
         })
         .collect()
 }
@@ -1335,7 +1368,10 @@ mod tests {
             ObjectData::Parts(files) => {
                 let mut data = Vec::new();
                 for (file, len) in files {
-                    (&file).take(len).read_to_end(&mut data).unwrap();
+                    (&file.open().unwrap())
+                        .take(len)
+                        .read_to_end(&mut data)
+                        .unwrap();
                 }
                 data
             }
@@ -1463,6 +1499,39 @@ mod tests {
         store.delete_object("bkt", "k").await.unwrap();
         assert!(part_dirs(&root, "bkt").is_empty());
         assert!(read_all(&store, "bkt", "k").await.is_none());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn parts_beyond_the_first_ones_are_opened_when_the_stream_reaches_them() {
+        use http_body_util::BodyExt;
+
+        let dir = tempfile::tempdir().unwrap();
+        let store = BuiltinStore::open(dir.path().join("s3")).await.unwrap();
+        store.create_bucket("bkt", "111").await.unwrap();
+        let parts: Vec<Vec<u8>> = (0..OPEN_PARTS_AHEAD as u8 + 8)
+            .map(|i| vec![i; 1000 + usize::from(i)])
+            .collect();
+        let slices: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+        let numbers: Vec<u32> = (1..=slices.len() as u32).collect();
+        multipart(&store, "bkt", "k", &slices, &numbers).await;
+        let whole = parts.concat();
+        let object = store.read_object("bkt", "k").unwrap().unwrap();
+        let files = match object.data {
+            ObjectData::Parts(files) => files,
+            _ => Vec::new(),
+        };
+        assert_eq!(files.len(), parts.len());
+        let opened = files
+            .iter()
+            .filter(|(f, _)| matches!(f, PartFile::Open(_)))
+            .count();
+        assert_eq!(opened, OPEN_PARTS_AHEAD);
+        // A range from inside an opened part to inside a later one.
+        let (start, end) = (31_000u64, whole.len() as u64 - 500);
+        let body =
+            crate::response::FileBody::new(files, start, end - start, Arc::clone(store.buffers()));
+        let got = body.collect().await.unwrap().to_bytes();
+        assert!(got.as_ref() == &whole[start as usize..end as usize]);
     }
 
     #[tokio::test]
