@@ -985,6 +985,10 @@ impl BuiltinStore {
         let bucket = bucket.to_owned();
         let mut meta = meta.clone();
         meta.size = parts.iter().map(|(_, len)| len).sum();
+        let chosen: Vec<String> = parts
+            .iter()
+            .map(|(number, _)| format!("part-{number:05}"))
+            .collect();
         meta.parts = Some(PartData {
             upload_id: upload_id.to_owned(),
             parts,
@@ -993,12 +997,6 @@ impl BuiltinStore {
             let Some(entries) = unless_missing(std::fs::read_dir(&upload_dir))? else {
                 return Err(StoreError::NoSuchUpload);
             };
-            let chosen: Vec<String> = meta
-                .parts
-                .iter()
-                .flat_map(|data| data.parts.iter())
-                .map(|(number, _)| format!("part-{number:05}"))
-                .collect();
             for entry in entries {
                 let entry = entry?;
                 let name = entry.file_name();
