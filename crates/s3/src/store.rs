@@ -22,8 +22,10 @@
 //! ([`PartData`]), so completion costs the same for 5 MiB as for 5 GiB.
 //! The directory is named after the object file and the upload, so whether
 //! a directory there is still used is one footer read: the directories an
-//! overwrite, a delete or a crash left behind are removed then (at once,
-//! or when the store opens). Object keys never become path components (they are hashed),
+//! overwrite or a delete left behind are removed (at once, or when the
+//! store opens), and one a crash left between the completion's two renames
+//! goes back to `uploads/`, so the client can retry the completion (it
+//! keeps `upload.json` until the object is published). Object keys never become path components (they are hashed),
 //! so no key can name a file outside the bucket; bucket names are checked
 //! against S3's naming rules before they become a directory name.
 //!
@@ -1016,8 +1018,10 @@ impl BuiltinStore {
                 unless_missing(std::fs::rename(&upload_dir, &part_dir))?
                     .ok_or(StoreError::NoSuchUpload)?;
                 sync_dir(&data);
-                // A crash here leaves an unused directory in `data/`, which
-                // the next start removes; the upload is gone either way.
+                // A crash here leaves a directory in `data/` that no object
+                // names but that still holds `upload.json`: the next start
+                // moves it back to `uploads/`, so the client's retry of the
+                // completion finds its upload.
                 pending.publish(&target)?;
                 cache.invalidate(&bucket, &meta.key);
                 if let Some(keys) = keys.as_mut() {
@@ -1028,6 +1032,12 @@ impl BuiltinStore {
             sync_dir(&objects);
             if let Some(uploads) = upload_dir.parent() {
                 sync_dir(uploads);
+            }
+            // Published: the upload is over. (Should a crash or an error
+            // keep this file, the next start removes it, as the directory
+            // is in use.)
+            if let Err(error) = std::fs::remove_file(part_dir.join("upload.json")) {
+                tracing::warn!(%error, "removing a completed upload's record failed");
             }
             remove_part_dir(replaced);
             Ok(())
@@ -1228,9 +1238,12 @@ fn remove_part_dir(dir: Option<PathBuf>) {
     }
 }
 
-/// Remove the part directories under `buckets/*/data/` that no object file
-/// names (left by a crash between a completion's two renames, or before an
-/// overwritten object's parts were removed). Blocking; at start-up.
+/// Tidy `buckets/*/data/` (blocking; at start-up). A part directory no
+/// object file names is either a completion a crash interrupted between
+/// its two renames (it still holds `upload.json`: it goes back to
+/// `uploads/`, so the completion can be retried) or the parts of an object
+/// since overwritten or deleted (removed). A directory in use loses any
+/// `upload.json` a crash left in it.
 fn sweep_part_dirs(buckets: &Path) -> Result<(), StoreError> {
     for bucket in std::fs::read_dir(buckets)? {
         let bucket = bucket?.path();
@@ -1238,17 +1251,27 @@ fn sweep_part_dirs(buckets: &Path) -> Result<(), StoreError> {
             continue;
         };
         for entry in entries {
-            let entry = entry?;
-            let used = entry.file_name().to_str().is_some_and(|name| {
-                name.split_once('-').is_some_and(|(object_file, _)| {
-                    let object = bucket.join("objects").join(object_file);
-                    part_dir_of(&object).is_some_and(|dir| dir == entry.path())
-                })
-            });
-            if !used {
-                tracing::info!(dir = %entry.path().display(), "removing unused object parts");
-                remove_part_dir(Some(entry.path()));
+            let dir = entry?.path();
+            let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            let Some((object_file, upload_id)) = name.split_once('-') else {
+                remove_part_dir(Some(dir));
+                continue;
+            };
+            let object = bucket.join("objects").join(object_file);
+            let upload_meta = dir.join("upload.json");
+            if part_dir_of(&object).is_some_and(|used| used == dir) {
+                unless_missing(std::fs::remove_file(&upload_meta))?;
+                continue;
             }
+            let upload = bucket.join("uploads").join(upload_id);
+            if valid_upload_id(upload_id) && upload_meta.is_file() && !upload.exists() {
+                tracing::info!(dir = %dir.display(), "restoring an upload whose completion was interrupted");
+                std::fs::create_dir_all(bucket.join("uploads"))?;
+                std::fs::rename(&dir, &upload)?;
+                continue;
+            }
+            tracing::info!(dir = %dir.display(), "removing unused object parts");
+            remove_part_dir(Some(dir));
         }
     }
     Ok(())
@@ -1445,7 +1468,7 @@ mod tests {
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         files.sort();
-        assert_eq!(files, ["part-00001", "part-00003", "upload.json"]);
+        assert_eq!(files, ["part-00001", "part-00003"]);
         assert!(dirs.first().unwrap().ends_with(&id));
         assert!(store.list_uploads("bkt").await.unwrap().is_empty());
         assert!(matches!(
@@ -1550,10 +1573,65 @@ mod tests {
             std::fs::write(data.join(name).join("part-00001"), b"x").unwrap();
         }
         std::fs::create_dir(data.join("junk")).unwrap();
+        // A completion that published its object but crashed before it
+        // removed the upload's record.
+        let kept_dir = data.join(kept.first().unwrap());
+        std::fs::write(kept_dir.join("upload.json"), b"{}").unwrap();
         drop(store);
         let store = BuiltinStore::open(&root).await.unwrap();
         assert_eq!(part_dirs(&root, "bkt"), kept);
+        assert!(!kept_dir.join("upload.json").exists());
         assert_eq!(read_all(&store, "bkt", "kept").await.unwrap(), b"x");
+        assert!(store.list_uploads("bkt").await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_completion_cut_short_between_its_renames_can_be_retried_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("s3");
+        let store = BuiltinStore::open(&root).await.unwrap();
+        store.create_bucket("bkt", "111").await.unwrap();
+        let object = ObjectMeta {
+            key: "k".into(),
+            ..ObjectMeta::default()
+        };
+        let upload = store.create_upload("bkt", object.clone()).await.unwrap();
+        for (number, data) in [(1, b"abc"), (2, b"def")] {
+            let mut pending = store.begin_object().await.unwrap();
+            pending.write(data).unwrap();
+            let meta = ObjectMeta {
+                size: 3,
+                ..ObjectMeta::default()
+            };
+            store
+                .commit_part(pending, "bkt", &upload.upload_id, number, &meta)
+                .await
+                .unwrap();
+        }
+        // The state after the upload directory moved to `data/` and before
+        // the object file was published.
+        let bucket = root.join("buckets/bkt");
+        std::fs::create_dir_all(bucket.join("data")).unwrap();
+        std::fs::rename(
+            bucket.join("uploads").join(&upload.upload_id),
+            bucket
+                .join("data")
+                .join(part_dir_name(&object_file_name("k"), &upload.upload_id)),
+        )
+        .unwrap();
+        drop(store);
+
+        let store = BuiltinStore::open(&root).await.unwrap();
+        assert!(part_dirs(&root, "bkt").is_empty());
+        let listed = store.list_uploads("bkt").await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].upload_id, upload.upload_id);
+        store
+            .complete_upload("bkt", &upload.upload_id, vec![(1, 3), (2, 3)], &object)
+            .await
+            .unwrap();
+        assert_eq!(read_all(&store, "bkt", "k").await.unwrap(), b"abcdef");
+        assert!(store.list_uploads("bkt").await.unwrap().is_empty());
     }
 
     #[tokio::test]
