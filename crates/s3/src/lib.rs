@@ -18,6 +18,7 @@ mod fuzz;
 mod gateway;
 mod key_index;
 pub mod object_cache;
+mod part_pins;
 pub mod request;
 pub mod response;
 pub mod sink;

@@ -57,6 +57,8 @@ use crate::buffers::BufferPool;
 use crate::key_index::{KeyIndex, loaded, walk};
 pub use crate::key_index::{ListEntry, ListQuery};
 use crate::object_cache::{CachedObject, ObjectCache};
+pub use crate::part_pins::PartPin;
+use crate::part_pins::{PartPins, remove_part_dir};
 
 const MAGIC: &[u8; 8] = b"MFS3OBJ1";
 const FOOTER: u64 = 12;
@@ -375,15 +377,15 @@ pub enum ObjectData {
 /// [`OPEN_PARTS_AHEAD`] are opened with the object, so a concurrent
 /// overwrite or delete cannot take them away; later ones are opened when
 /// the read reaches them, which keeps a GET's open files bounded however
-/// many parts (up to 10,000) the object has. If the object was replaced
-/// meanwhile, that open fails and the response ends early (its
-/// `Content-Length` tells the client), never with other data.
+/// many parts (up to 10,000) the object has. Until then their directory is
+/// pinned ([`crate::part_pins`]): an overwrite or delete meanwhile leaves
+/// it in place until the read is done.
 #[derive(Debug)]
 pub enum PartFile {
     /// Opened.
     Open(File),
-    /// To be opened when reached.
-    Later(PathBuf),
+    /// To be opened when reached, its directory pinned until then.
+    Later(PathBuf, Arc<PartPin>),
 }
 
 impl PartFile {
@@ -391,7 +393,7 @@ impl PartFile {
     pub fn open(self) -> std::io::Result<File> {
         match self {
             Self::Open(file) => Ok(file),
-            Self::Later(path) => File::open(path),
+            Self::Later(path, _pin) => File::open(path),
         }
     }
 }
@@ -435,6 +437,8 @@ pub struct BuiltinStore {
     buffers: Arc<BufferPool>,
     /// Small objects recently read.
     cache: Arc<ObjectCache>,
+    /// The part directories GETs are still reading.
+    pins: Arc<PartPins>,
 }
 
 impl BuiltinStore {
@@ -455,6 +459,7 @@ impl BuiltinStore {
             indexes: Mutex::new(HashMap::new()),
             buffers: BufferPool::new(),
             cache: Arc::new(ObjectCache::default()),
+            pins: Arc::new(PartPins::default()),
         })
     }
 
@@ -679,22 +684,22 @@ impl BuiltinStore {
         let source = self.object_path(bucket, key);
         let key = key.to_owned();
         let temp = self.temp_path()?;
+        let pins = Arc::clone(&self.pins);
         blocking(move || {
-            let Some(mut file) = unless_missing(File::open(&source))? else {
+            let Some(object) = read_object_file(&source, &key, &pins)? else {
                 return Ok(None);
             };
-            let mut meta = read_meta(&mut file)?;
-            if meta.key != key {
-                return Ok(None);
-            }
+            let mut meta = ObjectMeta::clone(&object.meta);
+            meta.parts = None;
             let mut pending = PendingObject::create(temp)?;
-            match meta.parts.take() {
-                None => {
+            match object.data {
+                ObjectData::Inline(data) => pending.write(&data)?,
+                ObjectData::File(mut file) => {
                     file.seek(SeekFrom::Start(0))?;
                     pending.copy_from(&file, meta.size)?;
                 }
-                Some(data) => {
-                    for (file, len) in open_parts(&source, &data)? {
+                ObjectData::Parts(files) => {
+                    for (file, len) in files {
                         pending.copy_from(&file.open()?, len)?;
                     }
                 }
@@ -714,6 +719,7 @@ impl BuiltinStore {
         let objects = self.objects_dir(bucket);
         let index = self.index(bucket);
         let cache = Arc::clone(&self.cache);
+        let pins = Arc::clone(&self.pins);
         let bucket = bucket.to_owned();
         let meta = meta.clone();
         blocking(move || {
@@ -736,7 +742,7 @@ impl BuiltinStore {
                 replaced
             };
             sync_dir(&objects);
-            remove_part_dir(replaced);
+            pins.retire(replaced);
             Ok(())
         })
         .await
@@ -760,7 +766,7 @@ impl BuiltinStore {
             }));
         }
         let mark = self.cache.change_mark();
-        let object = read_object_file(&self.object_path(bucket, key), key)?;
+        let object = read_object_file(&self.object_path(bucket, key), key, &self.pins)?;
         if let Some(StoredObject {
             meta,
             data: ObjectData::Inline(data),
@@ -781,6 +787,7 @@ impl BuiltinStore {
         let path = self.object_path(bucket, key);
         let index = self.index(bucket);
         let cache = Arc::clone(&self.cache);
+        let pins = Arc::clone(&self.pins);
         let bucket = bucket.to_owned();
         let key = key.to_owned();
         blocking(move || {
@@ -793,7 +800,7 @@ impl BuiltinStore {
                 keys.remove(&key);
             }
             drop(keys);
-            remove_part_dir(replaced);
+            pins.retire(replaced);
             Ok(())
         })
         .await
@@ -984,6 +991,7 @@ impl BuiltinStore {
         let temp = self.temp_path()?;
         let index = self.index(bucket);
         let cache = Arc::clone(&self.cache);
+        let pins = Arc::clone(&self.pins);
         let bucket = bucket.to_owned();
         let mut meta = meta.clone();
         meta.size = parts.iter().map(|(_, len)| len).sum();
@@ -1039,7 +1047,7 @@ impl BuiltinStore {
             if let Err(error) = std::fs::remove_file(part_dir.join("upload.json")) {
                 tracing::warn!(%error, "removing a completed upload's record failed");
             }
-            remove_part_dir(replaced);
+            pins.retire(replaced);
             Ok(())
         })
         .await
@@ -1125,12 +1133,16 @@ fn read_listed_meta(objects: &Path, key: &str) -> Option<ObjectMeta> {
 }
 
 /// Open an object file for a GET: small files are read whole (blocking).
-fn read_object_file(path: &Path, key: &str) -> Result<Option<StoredObject>, StoreError> {
+fn read_object_file(
+    path: &Path,
+    key: &str,
+    pins: &Arc<PartPins>,
+) -> Result<Option<StoredObject>, StoreError> {
     // A multipart object's parts are removed when it is overwritten or
     // deleted, which may happen between reading its file and opening them:
     // then the file names the new object (or none), so read it again.
     for _ in 0..3 {
-        if let Some(read) = read_object_file_once(path, key)? {
+        if let Some(read) = read_object_file_once(path, key, pins)? {
             return Ok(read);
         }
     }
@@ -1143,6 +1155,7 @@ fn read_object_file(path: &Path, key: &str) -> Result<Option<StoredObject>, Stor
 fn read_object_file_once(
     path: &Path,
     key: &str,
+    pins: &Arc<PartPins>,
 ) -> Result<Option<Option<StoredObject>>, StoreError> {
     let Some(mut file) = unless_missing(File::open(path))? else {
         return Ok(Some(None));
@@ -1172,7 +1185,7 @@ fn read_object_file_once(
     }
     let data = match (data, &meta.parts) {
         (Some(data), _) => data,
-        (None, Some(parts)) => match open_parts(path, parts) {
+        (None, Some(parts)) => match open_parts(path, parts, pins) {
             Ok(files) => ObjectData::Parts(files),
             Err(StoreError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(other) => return Err(other),
@@ -1199,16 +1212,22 @@ fn part_dir(object: &Path, upload_id: &str) -> Option<PathBuf> {
 
 /// The part files of the multipart object whose file is `object`, the
 /// first [`OPEN_PARTS_AHEAD`] opened, with the length of each one's data
-/// (blocking).
-fn open_parts(object: &Path, data: &PartData) -> Result<Vec<(PartFile, u64)>, StoreError> {
+/// (blocking). A NotFound error when the object was replaced meanwhile.
+fn open_parts(
+    object: &Path,
+    data: &PartData,
+    pins: &Arc<PartPins>,
+) -> Result<Vec<(PartFile, u64)>, StoreError> {
     let dir = part_dir(object, &data.upload_id).ok_or(StoreError::Corrupt("object parts"))?;
-    data.parts
+    let pin = (data.parts.len() > OPEN_PARTS_AHEAD).then(|| Arc::new(pins.pin(dir.clone())));
+    let files = data
+        .parts
         .iter()
         .enumerate()
         .map(|(i, (number, len))| {
             let path = dir.join(format!("part-{number:05}"));
-            if i >= OPEN_PARTS_AHEAD {
-                return Ok((PartFile::Later(path), *len));
+            if let Some(pin) = pin.as_ref().filter(|_| i >= OPEN_PARTS_AHEAD) {
+                return Ok((PartFile::Later(path, Arc::clone(pin)), *len));
             }
             let file = File::open(path)?;
             if file.metadata()?.len() < *len {
@@ -1216,7 +1235,13 @@ fn open_parts(object: &Path, data: &PartData) -> Result<Vec<(PartFile, u64)>, St
             }
             Ok((PartFile::Open(file), *len))
         })
-        .collect()
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    // Pinned, then checked: if the object file still names the directory,
+    // whoever replaces it later finds the pin (crate::part_pins).
+    if pin.is_some() && part_dir_of(object).as_ref() != Some(&dir) {
+        return Err(StoreError::Io(std::io::ErrorKind::NotFound.into()));
+    }
+    Ok(files)
 }
 
 /// The part directory of the object file at `object`, if it is a
@@ -1225,17 +1250,6 @@ fn part_dir_of(object: &Path) -> Option<PathBuf> {
     let mut file = File::open(object).ok()?;
     let meta = read_meta(&mut file).ok()?;
     part_dir(object, &meta.parts?.upload_id)
-}
-
-/// Remove a replaced multipart object's parts (best effort: a directory
-/// left behind is removed when the store next opens).
-fn remove_part_dir(dir: Option<PathBuf>) {
-    if let Some(dir) = dir
-        && let Err(error) = std::fs::remove_dir_all(&dir)
-        && error.kind() != std::io::ErrorKind::NotFound
-    {
-        tracing::warn!(%error, dir = %dir.display(), "removing a replaced object's parts failed");
-    }
 }
 
 /// Tidy `buckets/*/data/` (blocking; at start-up). A part directory no
@@ -1254,7 +1268,7 @@ fn sweep_part_dirs(buckets: &Path) -> Result<(), StoreError> {
             let dir = entry?.path();
             let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
             let Some((object_file, upload_id)) = name.split_once('-') else {
-                remove_part_dir(Some(dir));
+                remove_part_dir(&dir);
                 continue;
             };
             let object = bucket.join("objects").join(object_file);
@@ -1271,7 +1285,7 @@ fn sweep_part_dirs(buckets: &Path) -> Result<(), StoreError> {
                 continue;
             }
             tracing::info!(dir = %dir.display(), "removing unused object parts");
-            remove_part_dir(Some(dir));
+            remove_part_dir(&dir);
         }
     }
     Ok(())
@@ -1523,11 +1537,12 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn parts_beyond_the_first_ones_are_opened_when_the_stream_reaches_them() {
+    async fn later_parts_are_opened_when_the_stream_reaches_them_even_after_an_overwrite() {
         use http_body_util::BodyExt;
 
         let dir = tempfile::tempdir().unwrap();
-        let store = BuiltinStore::open(dir.path().join("s3")).await.unwrap();
+        let root = dir.path().join("s3");
+        let store = BuiltinStore::open(&root).await.unwrap();
         store.create_bucket("bkt", "111").await.unwrap();
         let parts: Vec<Vec<u8>> = (0..OPEN_PARTS_AHEAD as u8 + 8)
             .map(|i| vec![i; 1000 + usize::from(i)])
@@ -1547,12 +1562,26 @@ mod tests {
             .filter(|(f, _)| matches!(f, PartFile::Open(_)))
             .count();
         assert_eq!(opened, OPEN_PARTS_AHEAD);
+        // Overwritten before the stream reaches the later parts: they stay
+        // until the stream is done with them.
+        let old_dirs = part_dirs(&root, "bkt");
+        put(&store, "bkt", "k", b"new").await;
+        assert_eq!(part_dirs(&root, "bkt"), old_dirs);
         // A range from inside an opened part to inside a later one.
         let (start, end) = (31_000u64, whole.len() as u64 - 500);
         let body =
             crate::response::FileBody::new(files, start, end - start, Arc::clone(store.buffers()));
         let got = body.collect().await.unwrap().to_bytes();
         assert!(got.as_ref() == &whole[start as usize..end as usize]);
+        // The last reader removes the directory (on the blocking pool).
+        for _ in 0..100 {
+            if part_dirs(&root, "bkt").is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert!(part_dirs(&root, "bkt").is_empty());
+        assert_eq!(read_all(&store, "bkt", "k").await.unwrap(), b"new");
     }
 
     #[tokio::test]
