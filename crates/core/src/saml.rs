@@ -49,27 +49,13 @@ impl Default for SamlSettings {
     }
 }
 
-/// Most assertion uses remembered at once. Only genuine assertions (signed
-/// by a registered IdP, not expired) get here, so this bounds logins per
-/// assertion lifetime, not attacker input; when full after pruning, calls
-/// fail closed.
-const REPLAY_CAPACITY: usize = 1_000_000;
-
-/// This node's AssumeRoleWithSAML state: parsed provider metadata (so the
-/// certificates are not parsed on every call) and the assertions already
-/// used, each kept until it expires.
-///
-/// The used assertions live in memory, not in the store: every store write
-/// bumps the generation and makes every node reload its whole view, which
-/// cut SAML throughput to 5% of AssumeRole's in `bench/load.py`. With one
-/// node (the SQLite deployment) this refuses every replay; nodes sharing a
-/// database would each accept an assertion once (docs/SECURITY.md, gaps).
+/// This node's AssumeRoleWithSAML state: parsed provider metadata, so the
+/// certificates are not parsed on every call. (The assertions already used
+/// are in the store, shared by every node: [`record_use`].)
 #[derive(Debug, Default)]
 pub(crate) struct SamlState {
     /// Provider ARN → (the metadata document it was parsed from, the result).
     metadata: Mutex<HashMap<String, (String, Arc<IdpMetadata>)>>,
-    /// (provider ARN, assertion ID) → Unix seconds until which it is refused.
-    used: Mutex<HashMap<(String, String), u64>>,
 }
 
 impl SamlState {
@@ -100,39 +86,6 @@ impl SamlState {
         }
         Ok(parsed)
     }
-
-    /// Record the first use of an assertion; `Err(Replayed)` if it was used
-    /// before and has not expired. Prunes expired entries when full.
-    fn first_use(
-        &self,
-        provider_arn: &str,
-        assertion_id: &str,
-        expires_at: u64,
-        now: u64,
-    ) -> Result<(), ReplayRefusal> {
-        let mut used = self.used.lock().map_err(|_| ReplayRefusal::Unavailable)?;
-        let key = (provider_arn.to_owned(), assertion_id.to_owned());
-        if used.get(&key).is_some_and(|until| *until >= now) {
-            return Err(ReplayRefusal::Replayed);
-        }
-        if used.len() >= REPLAY_CAPACITY {
-            used.retain(|_, until| *until >= now);
-            if used.len() >= REPLAY_CAPACITY {
-                return Err(ReplayRefusal::Unavailable);
-            }
-        }
-        used.insert(key, expires_at);
-        Ok(())
-    }
-}
-
-/// Why [`SamlState::first_use`] refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ReplayRefusal {
-    /// The assertion was used before.
-    Replayed,
-    /// The cache is full of live entries (or poisoned): fail closed.
-    Unavailable,
 }
 
 /// The AWS error for a refused assertion; the precise reason is logged.
@@ -262,13 +215,14 @@ pub(crate) async fn assume_role_with_saml(
         duration = duration.min(remaining);
     }
 
-    // Replay (9.3): the first use of an assertion wins (on this node).
+    // Replay (9.3): the first use of an assertion wins, on every node.
     record_use(
         ctx,
         &principal_arn,
         &verified.assertion_id,
         verified.replay_expires_at,
-    )?;
+    )
+    .await?;
 
     let session = role_session::mint(
         ctx,
@@ -301,8 +255,9 @@ pub(crate) async fn assume_role_with_saml(
 
 /// Refuse a replayed assertion (`InvalidIdentityToken`, the code AWS uses
 /// for an assertion it will not accept) and remember this one until it
-/// expires.
-fn record_use(
+/// expires. The record is in the store, so a replay to another node, or
+/// after a restart, is refused too; a store failure refuses the call.
+async fn record_use(
     ctx: &ActionContext<'_>,
     provider_arn: &str,
     assertion_id: &str,
@@ -312,18 +267,19 @@ fn record_use(
     let now = ctx.core.clock.unix_now();
     match ctx
         .core
-        .saml
-        .first_use(provider_arn, assertion_id, expires_at, now)
+        .store
+        .record_first_use(provider_arn, assertion_id, expires_at, now)
+        .await
     {
-        Ok(()) => Ok(()),
-        Err(ReplayRefusal::Replayed) => {
+        Ok(true) => Ok(()),
+        Ok(false) => {
             tracing::info!(provider = %provider_arn, "SAML assertion replayed");
             Err(AwsError::invalid_identity_token(
                 "This SAML assertion has already been used; sign in at the identity provider again for a fresh one",
             ))
         }
-        Err(ReplayRefusal::Unavailable) => {
-            tracing::error!("the SAML replay cache is full of live assertions");
+        Err(error) => {
+            tracing::error!(%error, "recording a SAML assertion's use failed");
             Err(AwsError::service_failure())
         }
     }
@@ -336,33 +292,6 @@ mod tests {
     use super::*;
 
     const METADATA: &str = include_str!("../../federation/testdata/saml/metadata.xml");
-
-    #[test]
-    fn an_assertion_is_accepted_once_until_it_expires() {
-        let state = SamlState::default();
-        let idp = "arn:aws:iam::000000000000:saml-provider/Idp";
-        assert_eq!(state.first_use(idp, "_a", 300, 100), Ok(()));
-        assert_eq!(
-            state.first_use(idp, "_a", 300, 200),
-            Err(ReplayRefusal::Replayed)
-        );
-        assert_eq!(
-            state.first_use(idp, "_a", 300, 300),
-            Err(ReplayRefusal::Replayed)
-        );
-        // The same ID from another provider is another assertion.
-        assert_eq!(
-            state.first_use(
-                "arn:aws:iam::000000000000:saml-provider/Other",
-                "_a",
-                300,
-                200
-            ),
-            Ok(())
-        );
-        // Past its expiry the verifier refuses it anyway; the entry may go.
-        assert_eq!(state.first_use(idp, "_a", 900, 301), Ok(()));
-    }
 
     #[test]
     fn metadata_is_parsed_once_and_again_when_the_document_changes() {

@@ -12,7 +12,7 @@
 
 use anyhow::Result;
 use aws_sdk_iam::types::Tag;
-use mayfly_e2e::{ACCOUNT, Server, error_code, session_credentials};
+use mayfly_e2e::{ACCOUNT, Server, ServerOptions, error_code, session_credentials};
 
 const PROVIDER_NAME: &str = "MayflyTestIdP";
 const ROLE_NAME: &str = "SamlRole";
@@ -129,6 +129,45 @@ async fn a_replayed_assertion_is_refused_with_invalid_identity_token() -> Result
         .saml_assertion(assertion("e2e-response-second.xml"))
         .send()
         .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_replay_to_another_node_or_after_a_restart_is_refused() -> Result<()> {
+    let first = Server::start()?;
+    provider_and_role(&first).await?;
+    let second = Server::start_with(ServerOptions {
+        data_dir: Some(first.data_dir.clone()),
+        ..ServerOptions::default()
+    })?;
+    let call = |server: &Server, file: &str| {
+        server
+            .sts(server.root())
+            .assume_role_with_saml()
+            .role_arn(role_arn())
+            .principal_arn(provider_arn())
+            .saml_assertion(assertion(file))
+            .send()
+    };
+    call(&first, "e2e-response.xml").await?;
+    let error = call(&second, "e2e-response.xml")
+        .await
+        .expect_err("a replay to another node must be refused");
+    assert_eq!(error_code(&error).as_deref(), Some("InvalidIdentityToken"));
+    // Both are refused by the second node once it restarts (with nothing
+    // in memory).
+    call(&second, "e2e-response-second.xml").await?;
+    second.terminate()?;
+    let restarted = Server::start_with(ServerOptions {
+        data_dir: Some(first.data_dir.clone()),
+        ..ServerOptions::default()
+    })?;
+    for file in ["e2e-response.xml", "e2e-response-second.xml"] {
+        let error = call(&restarted, file)
+            .await
+            .expect_err("a replay after a restart must be refused");
+        assert_eq!(error_code(&error).as_deref(), Some("InvalidIdentityToken"));
+    }
     Ok(())
 }
 
@@ -318,7 +357,7 @@ async fn saml_providers_are_managed_through_iam() -> Result<()> {
 #[tokio::test]
 async fn the_accepted_audiences_are_set_with_saml_audience() -> Result<()> {
     // Only another service's audience: the AWS-addressed assertion is refused.
-    let server = Server::start_with(mayfly_e2e::ServerOptions {
+    let server = Server::start_with(ServerOptions {
         args: vec![
             "--saml-audience".into(),
             "https://sp.example.test/saml".into(),
@@ -338,7 +377,7 @@ async fn the_accepted_audiences_are_set_with_saml_audience() -> Result<()> {
     assert_eq!(error_code(&error).as_deref(), Some("InvalidIdentityToken"));
 
     // Both audiences listed (the env form, comma-separated): accepted.
-    let server = Server::start_with(mayfly_e2e::ServerOptions {
+    let server = Server::start_with(ServerOptions {
         env: vec![(
             "MAYFLY_SAML_AUDIENCES".into(),
             "https://sp.example.test/saml,https://signin.aws.amazon.com/saml".into(),

@@ -480,6 +480,43 @@ pub(crate) async fn a_batch_may_rename_by_delete_and_insert(store: &dyn Store) {
     assert_eq!(rows[0].key, "000000000000/alicia");
 }
 
+pub(crate) async fn a_one_time_value_is_accepted_once_until_it_expires(store: &dyn Store) {
+    let idp = "arn:aws:iam::000000000000:saml-provider/Idp";
+    let generation = store.generation().await.unwrap();
+    assert!(store.record_first_use(idp, "_a", 300, 100).await.unwrap());
+    assert!(!store.record_first_use(idp, "_a", 300, 200).await.unwrap());
+    assert!(!store.record_first_use(idp, "_a", 300, 300).await.unwrap());
+    // The same value in another scope is another value.
+    let other = "arn:aws:iam::000000000000:saml-provider/Other";
+    assert!(store.record_first_use(other, "_a", 300, 200).await.unwrap());
+    // Expired, the record may be taken over (and then holds again).
+    assert!(store.record_first_use(idp, "_a", 900, 301).await.unwrap());
+    assert!(!store.record_first_use(idp, "_a", 900, 302).await.unwrap());
+    // Uses are not configuration: the generation stays.
+    assert_eq!(store.generation().await.unwrap(), generation);
+    assert!(store.load_all().await.unwrap().is_empty());
+}
+
+pub(crate) async fn expired_one_time_uses_are_pruned_and_live_ones_kept(store: &dyn Store) {
+    // Enough uses for any pruning to run; even ones expire at 1000, odd
+    // ones live until 5000.
+    for i in 0..2100u64 {
+        let expires_at = if i % 2 == 0 { 1000 } else { 5000 };
+        let id = format!("id-{i}");
+        assert!(
+            store
+                .record_first_use("s", &id, expires_at, 900)
+                .await
+                .unwrap()
+        );
+    }
+    for i in 0..2100u64 {
+        let id = format!("id-{i}");
+        let first = store.record_first_use("s", &id, 5000, 2000).await.unwrap();
+        assert_eq!(first, i % 2 == 0, "{id}");
+    }
+}
+
 /// Runs every conformance function on a fresh store from `open`.
 macro_rules! store_conformance_tests {
     ($open:expr) => {
@@ -497,6 +534,8 @@ macro_rules! store_conformance_tests {
             a_failing_batch_changes_nothing_and_keeps_the_generation,
             each_batch_bumps_the_generation_once,
             a_batch_may_rename_by_delete_and_insert,
+            a_one_time_value_is_accepted_once_until_it_expires,
+            expired_one_time_uses_are_pruned_and_live_ones_kept,
         );
     };
     (@each $open:expr; $($name:ident),+ $(,)?) => {

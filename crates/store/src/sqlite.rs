@@ -3,6 +3,8 @@
 //! (DESIGN.md "Storage and scale").
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
@@ -18,20 +20,36 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Schema migrations, applied in order at open; `meta.schema_version` counts
 /// the ones applied. Plain SQL kept close to what PostgreSQL accepts so the
 /// second engine is a straight port. Never edit a released step: append.
-const MIGRATIONS: &[&[&str]] = &[&[
-    "CREATE TABLE IF NOT EXISTS entities (
+const MIGRATIONS: &[&[&str]] = &[
+    &[
+        "CREATE TABLE IF NOT EXISTS entities (
         kind TEXT NOT NULL,
         key TEXT NOT NULL,
         value TEXT NOT NULL,
         PRIMARY KEY (kind, key)
     )",
-    "INSERT INTO meta (name, value) VALUES ('generation', 0) ON CONFLICT (name) DO NOTHING",
-]];
+        "INSERT INTO meta (name, value) VALUES ('generation', 0) ON CONFLICT (name) DO NOTHING",
+    ],
+    &[
+        "CREATE TABLE IF NOT EXISTS one_time_uses (
+        scope TEXT NOT NULL,
+        id TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (scope, id)
+    )",
+        "CREATE INDEX IF NOT EXISTS one_time_uses_expiry ON one_time_uses (expires_at)",
+    ],
+];
+
+/// Every this many recorded uses, the expired ones are deleted.
+const PRUNE_EVERY: u64 = 1024;
 
 /// The SQLite `Store`.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// One-time uses recorded through this handle (for pruning).
+    uses: Arc<AtomicU64>,
 }
 
 impl SqliteStore {
@@ -56,7 +74,10 @@ impl SqliteStore {
             .max_connections(4)
             .connect_with(options)
             .await?;
-        let store = SqliteStore { pool };
+        let store = SqliteStore {
+            pool,
+            uses: Arc::default(),
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -74,7 +95,10 @@ impl SqliteStore {
             .max_lifetime(None)
             .connect_with(options)
             .await?;
-        let store = SqliteStore { pool };
+        let store = SqliteStore {
+            pool,
+            uses: Arc::default(),
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -114,6 +138,38 @@ impl SqliteStore {
             .collect()
     }
 
+    async fn first_use(
+        &self,
+        scope: &str,
+        id: &str,
+        expires_at: u64,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        let expires_at = i64::try_from(expires_at).unwrap_or(i64::MAX);
+        let now = i64::try_from(now).unwrap_or(i64::MAX);
+        if self.uses.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY == PRUNE_EVERY - 1 {
+            sqlx::query("DELETE FROM one_time_uses WHERE expires_at < ?1")
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+        }
+        // One statement, so two nodes racing for one value serialize on
+        // the database's write lock: exactly one of them inserts (or takes
+        // over an expired record); the other changes nothing.
+        let done = sqlx::query(
+            "INSERT INTO one_time_uses (scope, id, expires_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (scope, id) DO UPDATE SET expires_at = excluded.expires_at
+             WHERE one_time_uses.expires_at < ?4",
+        )
+        .bind(scope)
+        .bind(id)
+        .bind(expires_at)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn read_generation(&self) -> Result<u64, StoreError> {
         let value: i64 = sqlx::query_scalar("SELECT value FROM meta WHERE name = 'generation'")
             .fetch_one(&self.pool)
@@ -133,6 +189,17 @@ impl Store for SqliteStore {
 
     fn generation(&self) -> StoreFuture<'_, Result<u64, StoreError>> {
         Box::pin(self.read_generation())
+    }
+
+    fn record_first_use(
+        &self,
+        scope: &str,
+        id: &str,
+        expires_at: u64,
+        now: u64,
+    ) -> StoreFuture<'_, Result<bool, StoreError>> {
+        let (scope, id) = (scope.to_owned(), id.to_owned());
+        Box::pin(async move { self.first_use(&scope, &id, expires_at, now).await })
     }
 }
 
@@ -296,6 +363,38 @@ mod tests {
     mod file_engine {
         use super::*;
         conformance::store_conformance_tests!(temp_file());
+    }
+
+    #[tokio::test]
+    async fn expired_one_time_uses_are_deleted_every_so_often() {
+        let (store, _dir) = temp_file().await;
+        for i in 0..PRUNE_EVERY - 1 {
+            assert!(store.first_use("s", &i.to_string(), 10, 5).await.unwrap());
+        }
+        let count = || async {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM one_time_uses")
+                .fetch_one(&store.pool)
+                .await
+                .unwrap()
+        };
+        assert_eq!(count().await, i64::try_from(PRUNE_EVERY - 1).unwrap());
+        // The next use, at time 11, finds every earlier one expired.
+        assert!(store.first_use("s", "last", 20, 11).await.unwrap());
+        assert_eq!(count().await, 1);
+    }
+
+    #[tokio::test]
+    async fn two_handles_on_one_database_accept_a_value_once() {
+        let (first, dir) = temp_file().await;
+        let second = SqliteStore::open(&dir.path().join("mayfly.db"))
+            .await
+            .unwrap();
+        let (a, b) = tokio::join!(
+            first.record_first_use("idp", "_x", 100, 1),
+            second.record_first_use("idp", "_x", 100, 1),
+        );
+        assert!(a.unwrap() ^ b.unwrap());
+        assert!(!first.record_first_use("idp", "_x", 100, 2).await.unwrap());
     }
 
     #[tokio::test]

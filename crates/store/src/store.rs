@@ -28,4 +28,20 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// The current generation (cheap), for change polling.
     fn generation(&self) -> StoreFuture<'_, Result<u64, StoreError>>;
+
+    /// Record a use of the one-time value `id` within `scope` (a SAML
+    /// assertion ID of one identity provider), remembered until
+    /// `expires_at` (Unix seconds); `true` when no unexpired use was
+    /// recorded before (`now` decides what has expired), `false` for a
+    /// repeat. Atomic across every node sharing the store, and durable
+    /// across restarts. Not part of the configuration: the generation does
+    /// not move, so no node reloads anything. Expired records are pruned
+    /// from time to time.
+    fn record_first_use(
+        &self,
+        scope: &str,
+        id: &str,
+        expires_at: u64,
+        now: u64,
+    ) -> StoreFuture<'_, Result<bool, StoreError>>;
 }
