@@ -5,7 +5,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use crc::{CRC_32_ISCSI, CRC_32_ISO_HDLC, CRC_64_NVME, Crc};
-use md5::{Digest, Md5};
+use mayfly_md5::Md5;
 
 static CRC32: Crc<u32> = Crc::<u32>::new(&CRC_32_ISO_HDLC);
 static CRC32C: Crc<u32> = Crc::<u32>::new(&CRC_32_ISCSI);
@@ -190,7 +190,7 @@ impl BodyDigests {
 
     /// Finish every digest.
     pub fn finish(self) -> Digests {
-        let md5: [u8; 16] = self.md5.finalize().into();
+        let md5 = self.md5.finalize();
         let sha256 = self.sha256.map(Sha256Hasher::finish);
         Digests {
             md5,

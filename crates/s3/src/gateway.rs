@@ -1740,8 +1740,7 @@ impl S3Gateway {
 
 /// S3's multipart ETag: hex MD5 of the concatenated binary part MD5s, `-N`.
 fn multipart_etag(md5s: &[u8], parts: usize) -> String {
-    use md5::Digest;
-    let digest: [u8; 16] = md5::Md5::digest(md5s).into();
+    let digest = mayfly_md5::Md5::digest(md5s);
     format!("{}-{parts}", hex::encode(digest))
 }
 
@@ -2039,10 +2038,9 @@ mod tests {
     #[test]
     fn multipart_etag_is_md5_of_md5s() {
         // Two parts "a" and "b": md5 of (md5("a") || md5("b")).
-        use md5::Digest;
         let mut md5s = Vec::new();
-        md5s.extend_from_slice(&md5::Md5::digest(b"a"));
-        md5s.extend_from_slice(&md5::Md5::digest(b"b"));
+        md5s.extend_from_slice(&mayfly_md5::Md5::digest(b"a"));
+        md5s.extend_from_slice(&mayfly_md5::Md5::digest(b"b"));
         let etag = multipart_etag(&md5s, 2);
         assert!(etag.ends_with("-2"));
         assert_eq!(etag.len(), 34);
