@@ -11,6 +11,7 @@ mod error;
 pub mod model;
 mod snapshot;
 mod sqlite;
+mod sqlite_uses;
 mod store;
 
 #[cfg(test)]

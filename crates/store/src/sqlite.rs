@@ -3,15 +3,17 @@
 //! (DESIGN.md "Storage and scale").
 
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::{Row, Sqlite, Transaction};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::entity::{Mutation, StoredRow};
 use crate::error::StoreError;
+use crate::sqlite_uses::{self, UseRequest};
 use crate::store::{Store, StoreFuture};
 
 /// How long a writer waits for another process's write lock before failing.
@@ -41,15 +43,12 @@ const MIGRATIONS: &[&[&str]] = &[
     ],
 ];
 
-/// Every this many recorded uses, the expired ones are deleted.
-const PRUNE_EVERY: u64 = 1024;
-
 /// The SQLite `Store`.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
-    /// One-time uses recorded through this handle (for pruning).
-    uses: Arc<AtomicU64>,
+    /// One-time uses go to the task recording them ([`crate::sqlite_uses`]).
+    uses: mpsc::Sender<UseRequest>,
 }
 
 impl SqliteStore {
@@ -72,11 +71,16 @@ impl SqliteStore {
             .busy_timeout(BUSY_TIMEOUT);
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(options)
+            .connect_with(options.clone())
+            .await?;
+        // One connection: the recording task is the only user.
+        let uses_pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.synchronous(SqliteSynchronous::Normal))
             .await?;
         let store = SqliteStore {
             pool,
-            uses: Arc::default(),
+            uses: sqlite_uses::start(uses_pool),
         };
         store.migrate().await?;
         Ok(store)
@@ -96,8 +100,8 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         let store = SqliteStore {
+            uses: sqlite_uses::start(pool.clone()),
             pool,
-            uses: Arc::default(),
         };
         store.migrate().await?;
         Ok(store)
@@ -145,29 +149,17 @@ impl SqliteStore {
         expires_at: u64,
         now: u64,
     ) -> Result<bool, StoreError> {
-        let expires_at = i64::try_from(expires_at).unwrap_or(i64::MAX);
-        let now = i64::try_from(now).unwrap_or(i64::MAX);
-        if self.uses.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY == PRUNE_EVERY - 1 {
-            sqlx::query("DELETE FROM one_time_uses WHERE expires_at < ?1")
-                .bind(now)
-                .execute(&self.pool)
-                .await?;
-        }
-        // One statement, so two nodes racing for one value serialize on
-        // the database's write lock: exactly one of them inserts (or takes
-        // over an expired record); the other changes nothing.
-        let done = sqlx::query(
-            "INSERT INTO one_time_uses (scope, id, expires_at) VALUES (?1, ?2, ?3)
-             ON CONFLICT (scope, id) DO UPDATE SET expires_at = excluded.expires_at
-             WHERE one_time_uses.expires_at < ?4",
-        )
-        .bind(scope)
-        .bind(id)
-        .bind(expires_at)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        let (reply, answer) = oneshot::channel();
+        let request = UseRequest {
+            scope: scope.to_owned(),
+            id: id.to_owned(),
+            expires_at: i64::try_from(expires_at).unwrap_or(i64::MAX),
+            now: i64::try_from(now).unwrap_or(i64::MAX),
+            reply,
+        };
+        let stopped = || StoreError::Database("the use recorder stopped".to_owned());
+        self.uses.send(request).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
 
     async fn read_generation(&self) -> Result<u64, StoreError> {
@@ -368,6 +360,7 @@ mod tests {
     #[tokio::test]
     async fn expired_one_time_uses_are_deleted_every_so_often() {
         let (store, _dir) = temp_file().await;
+        use crate::sqlite_uses::PRUNE_EVERY;
         for i in 0..PRUNE_EVERY - 1 {
             assert!(store.first_use("s", &i.to_string(), 10, 5).await.unwrap());
         }
@@ -389,11 +382,14 @@ mod tests {
         let second = SqliteStore::open(&dir.path().join("mayfly.db"))
             .await
             .unwrap();
-        let (a, b) = tokio::join!(
+        let (a, b, c) = tokio::join!(
             first.record_first_use("idp", "_x", 100, 1),
             second.record_first_use("idp", "_x", 100, 1),
+            // The same handle twice at once: likely in one transaction.
+            second.record_first_use("idp", "_x", 100, 1),
         );
-        assert!(a.unwrap() ^ b.unwrap());
+        let firsts = [a.unwrap(), b.unwrap(), c.unwrap()];
+        assert_eq!(firsts.iter().filter(|first| **first).count(), 1);
         assert!(!first.record_first_use("idp", "_x", 100, 2).await.unwrap());
     }
 
