@@ -137,9 +137,39 @@ impl Checksum {
 #[derive(Debug)]
 pub struct BodyDigests {
     md5: Md5,
+    others: OtherDigests,
+    len: u64,
+}
+
+/// The digests of an upload besides its MD5: SHA-256 and the flexible
+/// checksum, those requested.
+#[derive(Debug, Default)]
+pub struct OtherDigests {
     sha256: Option<Sha256Hasher>,
     checksum: Option<(ChecksumAlgorithm, Checksum)>,
-    len: u64,
+}
+
+impl OtherDigests {
+    /// Whether none is requested.
+    pub fn is_empty(&self) -> bool {
+        self.sha256.is_none() && self.checksum.is_none()
+    }
+
+    /// Add data.
+    pub fn update(&mut self, data: &[u8]) {
+        if let Some(s) = self.sha256.as_mut() {
+            s.update(data);
+        }
+        if let Some((_, c)) = self.checksum.as_mut() {
+            c.update(data);
+        }
+    }
+
+    /// Finish them, into the digests computed with the MD5.
+    pub fn finish_into(self, digests: &mut Digests) {
+        digests.sha256 = self.sha256.map(Sha256Hasher::finish);
+        digests.checksum = self.checksum.map(|(a, c)| (a, c.finish_base64()));
+    }
 }
 
 /// The finished digests.
@@ -160,8 +190,10 @@ impl BodyDigests {
     pub fn new(sha256: bool, checksum: Option<ChecksumAlgorithm>) -> Self {
         Self {
             md5: Md5::new(),
-            sha256: sha256.then(Sha256Hasher::default),
-            checksum: checksum.map(|a| (a, Checksum::new(a))),
+            others: OtherDigests {
+                sha256: sha256.then(Sha256Hasher::default),
+                checksum: checksum.map(|a| (a, Checksum::new(a))),
+            },
             len: 0,
         }
     }
@@ -169,13 +201,16 @@ impl BodyDigests {
     /// Add data.
     pub fn update(&mut self, data: &[u8]) {
         self.md5.update(data);
-        if let Some(s) = self.sha256.as_mut() {
-            s.update(data);
-        }
-        if let Some((_, c)) = self.checksum.as_mut() {
-            c.update(data);
-        }
+        self.others.update(data);
         self.len += data.len() as u64;
+    }
+
+    /// Take out the digests besides MD5 (and the length), so another
+    /// thread can compute them at the same time ([`OtherDigests::finish_into`]
+    /// joins them again); `None` when none is requested.
+    pub fn split_others(&mut self) -> Option<OtherDigests> {
+        let others = std::mem::take(&mut self.others);
+        (!others.is_empty()).then_some(others)
     }
 
     /// Bytes so far.
@@ -190,14 +225,14 @@ impl BodyDigests {
 
     /// Finish every digest.
     pub fn finish(self) -> Digests {
-        let md5 = self.md5.finalize();
-        let sha256 = self.sha256.map(Sha256Hasher::finish);
-        Digests {
-            md5,
-            sha256,
-            checksum: self.checksum.map(|(a, c)| (a, c.finish_base64())),
+        let mut digests = Digests {
+            md5: self.md5.finalize(),
+            sha256: None,
+            checksum: None,
             len: self.len,
-        }
+        };
+        self.others.finish_into(&mut digests);
+        digests
     }
 }
 
@@ -216,6 +251,28 @@ mod tests {
         assert_eq!(done.checksum.unwrap().1, "rwg7LQ==");
         assert_eq!(hex::encode(done.md5), "6f5902ac237024bdd0c176cb93063dc4");
         assert_eq!(done.len, 12);
+    }
+
+    #[test]
+    fn digests_split_across_two_computations_are_the_same() {
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
+        let mut whole = BodyDigests::new(true, Some(ChecksumAlgorithm::Crc32c));
+        whole.update(&data);
+        let whole = whole.finish();
+        let mut md5_half = BodyDigests::new(true, Some(ChecksumAlgorithm::Crc32c));
+        let mut others = md5_half.split_others().unwrap();
+        for piece in data.chunks(7_777) {
+            md5_half.update(piece);
+            others.update(piece);
+        }
+        let mut joined = md5_half.finish();
+        assert!(joined.sha256.is_none());
+        others.finish_into(&mut joined);
+        assert_eq!(joined.md5, whole.md5);
+        assert_eq!(joined.sha256, whole.sha256);
+        assert_eq!(joined.checksum, whole.checksum);
+        assert_eq!(joined.len, whole.len);
+        assert!(BodyDigests::new(false, None).split_others().is_none());
     }
 
     #[test]
