@@ -80,7 +80,7 @@ impl SqliteStore {
             .await?;
         let store = SqliteStore {
             pool,
-            uses: sqlite_uses::start(uses_pool),
+            uses: sqlite_uses::start(uses_pool)?,
         };
         store.migrate().await?;
         Ok(store)
@@ -100,7 +100,7 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         let store = SqliteStore {
-            uses: sqlite_uses::start(pool.clone()),
+            uses: sqlite_uses::start(pool.clone())?,
             pool,
         };
         store.migrate().await?;

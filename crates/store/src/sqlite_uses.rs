@@ -34,12 +34,14 @@ pub(crate) struct UseRequest {
     pub(crate) reply: oneshot::Sender<Result<bool, StoreError>>,
 }
 
-/// Start the task recording the uses sent to the returned sender; it ends
-/// when every sender is gone.
-pub(crate) fn start(pool: SqlitePool) -> mpsc::Sender<UseRequest> {
+/// Start the task recording the uses sent to the returned sender, on the
+/// current Tokio runtime; it ends when every sender is gone.
+pub(crate) fn start(pool: SqlitePool) -> Result<mpsc::Sender<UseRequest>, StoreError> {
+    let runtime = tokio::runtime::Handle::try_current()
+        .map_err(|_| StoreError::Database("the store needs a Tokio runtime".to_owned()))?;
     let (requests, queue) = mpsc::channel(4 * USES_PER_COMMIT);
-    tokio::spawn(record_uses(pool, queue));
-    requests
+    runtime.spawn(record_uses(pool, queue));
+    Ok(requests)
 }
 
 async fn record_uses(pool: SqlitePool, mut queue: mpsc::Receiver<UseRequest>) {
