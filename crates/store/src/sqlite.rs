@@ -144,15 +144,15 @@ impl SqliteStore {
 
     async fn first_use(
         &self,
-        scope: &str,
-        id: &str,
+        scope: String,
+        id: String,
         expires_at: u64,
         now: u64,
     ) -> Result<bool, StoreError> {
         let (reply, answer) = oneshot::channel();
         let request = UseRequest {
-            scope: scope.to_owned(),
-            id: id.to_owned(),
+            scope,
+            id,
             expires_at: i64::try_from(expires_at).unwrap_or(i64::MAX),
             now: i64::try_from(now).unwrap_or(i64::MAX),
             reply,
@@ -190,8 +190,7 @@ impl Store for SqliteStore {
         expires_at: u64,
         now: u64,
     ) -> StoreFuture<'_, Result<bool, StoreError>> {
-        let (scope, id) = (scope.to_owned(), id.to_owned());
-        Box::pin(async move { self.first_use(&scope, &id, expires_at, now).await })
+        Box::pin(self.first_use(scope.to_owned(), id.to_owned(), expires_at, now))
     }
 }
 
@@ -362,7 +361,12 @@ mod tests {
         let (store, _dir) = temp_file().await;
         use crate::sqlite_uses::PRUNE_EVERY;
         for i in 0..PRUNE_EVERY - 1 {
-            assert!(store.first_use("s", &i.to_string(), 10, 5).await.unwrap());
+            assert!(
+                store
+                    .record_first_use("s", &i.to_string(), 10, 5)
+                    .await
+                    .unwrap()
+            );
         }
         let count = || async {
             sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM one_time_uses")
@@ -372,7 +376,7 @@ mod tests {
         };
         assert_eq!(count().await, i64::try_from(PRUNE_EVERY - 1).unwrap());
         // The next use, at time 11, finds every earlier one expired.
-        assert!(store.first_use("s", "last", 20, 11).await.unwrap());
+        assert!(store.record_first_use("s", "last", 20, 11).await.unwrap());
         assert_eq!(count().await, 1);
     }
 

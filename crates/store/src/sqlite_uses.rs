@@ -71,8 +71,8 @@ async fn record_uses(pool: SqlitePool, mut queue: mpsc::Receiver<UseRequest>) {
     }
 }
 
-/// Record `batch` with one statement; whether each use was the first. A value twice in the batch: its later uses are
-/// repeats of the first.
+/// Record `batch` with one statement; whether each use was the first. A
+/// value twice in the batch: its later uses are repeats of the first.
 async fn record_batch(
     pool: &SqlitePool,
     batch: &[UseRequest],
@@ -101,13 +101,13 @@ async fn record_batch(
         " ON CONFLICT (scope, id) DO UPDATE SET expires_at = excluded.expires_at
           WHERE one_time_uses.expires_at < ? RETURNING scope, id",
     );
-    // One statement, atomic on its own: no BEGIN and COMMIT round trips.
     if let Some(now) = prune_before {
         sqlx::query("DELETE FROM one_time_uses WHERE expires_at < ?1")
             .bind(now)
             .execute(pool)
             .await?;
     }
+    // One statement, atomic on its own: no BEGIN and COMMIT round trips.
     // Built from placeholders only: every value is bound.
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
     for use_ in &distinct {
