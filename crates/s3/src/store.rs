@@ -42,7 +42,7 @@
 //! the blocking pool, and those trips, not the I/O, were the cost of a
 //! small request.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -995,7 +995,7 @@ impl BuiltinStore {
         let bucket = bucket.to_owned();
         let mut meta = meta.clone();
         meta.size = parts.iter().map(|(_, len)| len).sum();
-        let chosen: Vec<String> = parts
+        let chosen: HashSet<String> = parts
             .iter()
             .map(|(number, _)| format!("part-{number:05}"))
             .collect();
@@ -1004,38 +1004,46 @@ impl BuiltinStore {
             parts,
         });
         blocking(move || {
-            let Some(entries) = unless_missing(std::fs::read_dir(&upload_dir))? else {
-                return Err(StoreError::NoSuchUpload);
-            };
-            for entry in entries {
-                let entry = entry?;
-                let name = entry.file_name();
-                let keep = name
-                    .to_str()
-                    .is_some_and(|n| n == "upload.json" || chosen.iter().any(|c| c.as_str() == n));
-                if !keep {
-                    unless_missing(std::fs::remove_file(entry.path()))?;
-                }
-            }
-            let mut pending = PendingObject::create(temp)?;
-            pending.seal(&meta)?;
+            // Claim the upload first: of two completions racing, or a
+            // completion and an UploadPart, the loser finds no upload
+            // (NoSuchUpload) instead of changing the parts under the winner.
+            // A crash from here until the object is published leaves a
+            // directory in `data/` that no object names but that still holds
+            // `upload.json`: the next start moves it back to `uploads/`, so
+            // the client's retry of the completion finds its upload.
             std::fs::create_dir_all(&data)?;
-            let replaced = {
+            unless_missing(std::fs::rename(&upload_dir, &part_dir))?
+                .ok_or(StoreError::NoSuchUpload)?;
+            sync_dir(&data);
+            let published = (|| {
+                for entry in std::fs::read_dir(&part_dir)? {
+                    let entry = entry?;
+                    let name = entry.file_name();
+                    let keep = name
+                        .to_str()
+                        .is_some_and(|n| n == "upload.json" || chosen.contains(n));
+                    if !keep {
+                        unless_missing(std::fs::remove_file(entry.path()))?;
+                    }
+                }
+                let mut pending = PendingObject::create(temp)?;
+                pending.seal(&meta)?;
                 let mut keys = index.lock();
                 let replaced = part_dir_of(&target);
-                unless_missing(std::fs::rename(&upload_dir, &part_dir))?
-                    .ok_or(StoreError::NoSuchUpload)?;
-                sync_dir(&data);
-                // A crash here leaves a directory in `data/` that no object
-                // names but that still holds `upload.json`: the next start
-                // moves it back to `uploads/`, so the client's retry of the
-                // completion finds its upload.
                 pending.publish(&target)?;
                 cache.invalidate(&bucket, &meta.key);
                 if let Some(keys) = keys.as_mut() {
                     keys.insert(meta.key);
                 }
-                replaced
+                Ok::<_, StoreError>(replaced)
+            })();
+            let replaced = match published {
+                Ok(replaced) => replaced,
+                Err(error) => {
+                    // Not published: the upload goes back, for a retry.
+                    let _ = std::fs::rename(&part_dir, &upload_dir);
+                    return Err(error);
+                }
             };
             sync_dir(&objects);
             if let Some(uploads) = upload_dir.parent() {
