@@ -1170,14 +1170,8 @@ impl S3Gateway {
     ) -> Result<Response<StreamingBody>, S3Error> {
         let (src_bucket, src_key) = self.authorize_copy(call, bucket, key, headers).await?;
         let (src_bucket, src_key) = (src_bucket.as_str(), src_key.as_str());
-        let Some((src_meta, pending)) = self
-            .store
-            .copy_object_data(src_bucket, src_key)
-            .await
-            .map_err(store_error)?
-        else {
-            return Err(S3Error::no_such_key(src_key));
-        };
+        // Everything that can refuse the request without the data, before
+        // the data is copied.
         let replace = match headers
             .get("x-amz-metadata-directive")
             .and_then(|v| v.to_str().ok())
@@ -1191,14 +1185,23 @@ impl S3Gateway {
                 "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
             ));
         }
-        let mut meta = if replace {
-            object_meta_from_headers(key, headers)?
+        let replaced_meta = if replace {
+            Some(object_meta_from_headers(key, headers)?)
         } else {
-            ObjectMeta {
-                key: key.to_owned(),
-                ..src_meta.clone()
-            }
+            None
         };
+        let Some((src_meta, pending)) = self
+            .store
+            .copy_object_data(src_bucket, src_key)
+            .await
+            .map_err(store_error)?
+        else {
+            return Err(S3Error::no_such_key(src_key));
+        };
+        let mut meta = replaced_meta.unwrap_or_else(|| ObjectMeta {
+            key: key.to_owned(),
+            ..src_meta.clone()
+        });
         meta.key = key.to_owned();
         meta.size = src_meta.size;
         meta.etag.clone_from(&src_meta.etag);
