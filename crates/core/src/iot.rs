@@ -144,14 +144,7 @@ fn refusal_rank(error: &X509Error) -> u8 {
 
 /// The IoT certificate id: lowercase hex SHA-256 of the DER certificate.
 pub fn certificate_id(der: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der);
-    let mut out = String::with_capacity(64);
-    for b in digest.as_ref() {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    out
+    mayfly_sigv4::sha256_hex(der)
 }
 
 /// `x-amzn-iot-thingname`: `[a-zA-Z0-9:_-]+`, 1–128 characters.

@@ -36,14 +36,8 @@ pub enum TlsError {
 /// Build a rustls server configuration (TLS 1.2 and 1.3, aws-lc-rs) from a
 /// PEM certificate chain and a PEM private key (PKCS#8, PKCS#1 or SEC1).
 pub fn load_tls_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsError> {
-    let (chain, key) = read_identity(cert, key)?;
-    let config = ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| TlsError::Config(e.to_string()))?
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .map_err(|e| TlsError::Config(e.to_string()))?;
-    Ok(finish(config))
+    let no_client_auth = rustls::server::WebPkiClientVerifier::no_client_auth();
+    load_mutual_tls_config(cert, key, no_client_auth)
 }
 
 /// As [`load_tls_config`], but every client must present a certificate
