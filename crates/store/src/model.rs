@@ -853,6 +853,11 @@ pub struct RaSubject {
 }
 
 impl RaSubject {
+    /// The storage key of subject `id` of `account_id`.
+    pub fn storage_key(account_id: &str, id: &str) -> String {
+        format!("{account_id}/{id}")
+    }
+
     /// Its ARN.
     pub fn arn(&self) -> String {
         rolesanywhere_arn(&self.region, &self.account_id, "subject", &self.id)
@@ -862,7 +867,7 @@ impl RaSubject {
 impl Entity for RaSubject {
     const KIND: &'static str = "ra_subject";
     fn key(&self) -> String {
-        format!("{}/{}", self.account_id, self.id)
+        Self::storage_key(&self.account_id, &self.id)
     }
 }
 

@@ -183,7 +183,7 @@ pub(super) async fn create_session(ctx: &mut ActionContext<'_>) -> Result<Reply,
     );
     let subject_arn = subject::record(
         ctx.core,
-        ctx.view.generation,
+        &loaded,
         &Sighting {
             account_id: &anchor.account_id,
             region: &anchor.region,

@@ -74,10 +74,6 @@ pub(super) fn subject_id(account_id: &str, subject_dn: &str) -> String {
     uuid_text(bytes)
 }
 
-fn storage_key(account_id: &str, id: &str) -> String {
-    format!("{account_id}/{id}")
-}
-
 /// Whether `existing` already holds everything `sighting` would record
 /// except times that are less than [`REWRITE_AFTER_MILLIS`] old.
 fn is_current(existing: &RaSubject, sighting: &Sighting<'_>) -> bool {
@@ -155,9 +151,9 @@ fn merged(existing: Option<&RaSubject>, sighting: &Sighting<'_>) -> RaSubject {
 /// At most one store write, none when the subject already says it all
 /// (see the module documentation). A failed write is logged and does not
 /// fail the request: the record is bookkeeping, not a security decision.
-pub(super) async fn record(core: &Core, generation: u64, sighting: &Sighting<'_>) -> String {
+pub(super) async fn record(core: &Core, loaded: &Loaded, sighting: &Sighting<'_>) -> String {
     let id = subject_id(sighting.account_id, &sighting.leaf.subject_dn);
-    let key = storage_key(sighting.account_id, &id);
+    let key = RaSubject::storage_key(sighting.account_id, &id);
     let fallback_arn =
         || mayfly_store::rolesanywhere_arn(sighting.region, sighting.account_id, "subject", &id);
     let state = &core.rolesanywhere;
@@ -169,13 +165,8 @@ pub(super) async fn record(core: &Core, generation: u64, sighting: &Sighting<'_>
             .filter(|existing| is_current(existing, sighting))
             .map(|existing| existing.arn())
     };
-    match state.current(core, generation).await {
-        Ok(loaded) => {
-            if let Some(arn) = already_recorded(&loaded) {
-                return arn;
-            }
-        }
-        Err(_) => return fallback_arn(),
+    if let Some(arn) = already_recorded(loaded) {
+        return arn;
     }
     // Decided again under the write lock: another request of this node may
     // have just recorded the same thing.
