@@ -143,6 +143,8 @@ pub struct BodyReader<B> {
     /// Decoded bytes so far.
     len: u64,
     done: bool,
+    /// [`BODY_IDLE_TIMEOUT`], shorter in tests.
+    idle_timeout: std::time::Duration,
 }
 
 impl<B> BodyReader<B>
@@ -182,6 +184,7 @@ where
             max_len,
             len: 0,
             done: false,
+            idle_timeout: BODY_IDLE_TIMEOUT,
         })
     }
 
@@ -204,7 +207,10 @@ where
             if self.done {
                 return Ok(None);
             }
-            let Some(frame) = self.body.frame().await else {
+            let frame = tokio::time::timeout(self.idle_timeout, self.body.frame())
+                .await
+                .map_err(|_| request_timeout())?;
+            let Some(frame) = frame else {
                 self.done = true;
                 return Ok(None);
             };
@@ -318,6 +324,20 @@ where
     }
 }
 
+/// How long a body may send nothing before the request fails with S3's
+/// `RequestTimeout`: a client that stops mid-body would otherwise hold its
+/// connection, its buffers and its upload's temp file for ever. (S3's own
+/// limit is not published; 20 s is the figure its clients report.)
+pub const BODY_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
+fn request_timeout() -> S3Error {
+    S3Error::new(
+        "RequestTimeout",
+        400,
+        "Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.",
+    )
+}
+
 fn too_large(max: u64) -> S3Error {
     S3Error::new(
         "EntityTooLarge",
@@ -325,4 +345,50 @@ fn too_large(max: u64) -> S3Error {
         "Your proposed upload exceeds the maximum allowed size",
     )
     .with("MaxSizeAllowed", max.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use http_body::Frame;
+
+    use super::*;
+
+    /// A body that sends `first`, then nothing, never ending.
+    struct Stalls {
+        first: Option<Bytes>,
+    }
+
+    impl Body for Stalls {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+            match self.first.take() {
+                Some(data) => Poll::Ready(Some(Ok(Frame::data(data)))),
+                None => Poll::Pending,
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_that_stops_sending_fails_with_request_timeout() {
+        let plan = BodyPlan::new(&HeaderMap::new(), Some(PayloadHash::Unsigned), None).unwrap();
+        let body = Stalls {
+            first: Some(Bytes::from_static(b"some")),
+        };
+        let mut reader = BodyReader::new(body, plan, 1 << 20).unwrap();
+        reader.idle_timeout = std::time::Duration::from_millis(50);
+        assert_eq!(reader.next().await.unwrap().unwrap(), "some");
+        let error = reader.next().await.unwrap_err();
+        assert_eq!(error.code, "RequestTimeout");
+        assert_eq!(error.status, 400);
+    }
 }

@@ -22,6 +22,7 @@ mod part_pins;
 pub mod request;
 pub mod response;
 pub mod sink;
+mod stage;
 pub mod store;
 pub mod upstream;
 pub mod xml;

@@ -1,50 +1,45 @@
 //! An upload's way to disk. The decoded body arrives on the connection's
 //! task, which copies it into pooled buffers ([`crate::buffers`]) and
-//! hands each full buffer to blocking threads: one appending it to the
+//! hands each full buffer to three steps ([`crate::stage`]), each on a
+//! blocking thread while it has buffers queued: one appending it to the
 //! temp file, one computing the MD5 and, when the upload declared a
 //! SHA-256 or a flexible checksum, one computing those. Receiving, hashing
 //! and writing then overlap: MD5, which every upload needs for its ETag,
 //! alone takes most of a core at 500 MB/s (with a CRC or SHA-256 on the
 //! same thread, a single upload ran a quarter to a third slower), and on
-//! the connection's task it would also hold up the socket reads. (The copy costs less than it saves: the
-//! received frames are released at once, so the HTTP layer reuses its read
-//! buffer instead of allocating a new one per read.)
+//! the connection's task it would also hold up the socket reads. (The copy
+//! costs less than it saves: the received frames are released at once, so
+//! the HTTP layer reuses its read buffer instead of allocating a new one
+//! per read.)
 //!
-//! Both queues are bounded ([`QUEUE_BUFFERS`] buffers each), so an upload
-//! holds a few buffers at most however fast the client sends: a full queue
-//! stops the reads and TCP slows the client down. A body that fits in one
-//! buffer never starts the threads: one blocking call writes and hashes it.
+//! Every queue is bounded ([`crate::stage::QUEUE_BUFFERS`] buffers), so an
+//! upload holds a few buffers at most however fast the client sends: a
+//! full queue stops the reads and TCP slows the client down. A body that
+//! fits in one buffer never starts the steps: one blocking call writes and
+//! hashes it.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 
 use crate::buffers::{BufferPool, PooledBuffer};
 use crate::checksum::{BodyDigests, Digests, OtherDigests};
+use crate::stage::{Batch, Stage};
 use crate::store::{BuiltinStore, PendingObject, StoreError, blocking};
 
-/// Full buffers waiting per thread before the reader waits.
-const QUEUE_BUFFERS: usize = 2;
-
-type Batch = Arc<PooledBuffer>;
-
-/// The threads of an upload that outgrew one buffer.
+/// The steps of an upload that outgrew one buffer.
 #[derive(Debug)]
 struct Stages {
-    to_writer: mpsc::Sender<Batch>,
-    to_hasher: mpsc::Sender<Batch>,
-    writer: JoinHandle<Result<PendingObject, StoreError>>,
-    hasher: JoinHandle<Digests>,
+    writer: Stage<PendingObject>,
+    hasher: Stage<BodyDigests>,
     /// The SHA-256 and checksum, when requested.
-    others: Option<(mpsc::Sender<Batch>, JoinHandle<OtherDigests>)>,
+    others: Option<Stage<OtherDigests>>,
 }
 
 /// Where an upload's decoded bytes go: a new object's temp file and its
-/// digests. Dropped before [`UploadSink::finish`], the threads stop and
-/// the temp file is removed.
+/// digests. Dropped before [`UploadSink::finish`], the steps finish the
+/// buffers already queued and the temp file is removed.
 #[derive(Debug)]
 pub struct UploadSink {
     buffers: Arc<BufferPool>,
@@ -58,6 +53,20 @@ fn stage_failed() -> StoreError {
     StoreError::Io(std::io::Error::other("upload stage failed"))
 }
 
+fn write_step(pending: &mut PendingObject, data: &[u8]) -> Result<(), StoreError> {
+    pending.write(data)
+}
+
+fn hash_step(digests: &mut BodyDigests, data: &[u8]) -> Result<(), StoreError> {
+    digests.update(data);
+    Ok(())
+}
+
+fn others_step(others: &mut OtherDigests, data: &[u8]) -> Result<(), StoreError> {
+    others.update(data);
+    Ok(())
+}
+
 impl UploadSink {
     /// A sink writing a new temp file of `store`, computing `digests`.
     pub fn new(store: &BuiltinStore, digests: BodyDigests) -> Result<Self, StoreError> {
@@ -69,7 +78,7 @@ impl UploadSink {
         })
     }
 
-    /// Append `data`; waits when the threads are behind.
+    /// Append `data`; waits when the steps are behind.
     pub async fn write(&mut self, data: Bytes) -> Result<(), StoreError> {
         let mut rest = &data[..];
         while !rest.is_empty() {
@@ -91,61 +100,38 @@ impl UploadSink {
         };
         let batch: Batch = Arc::new(buffer);
         if self.stages.is_none() {
-            self.stages = Some(self.start_stages()?);
+            self.stages = Some(self.start_stages().await?);
         }
         let Some(stages) = self.stages.as_ref() else {
             return Err(stage_failed());
         };
-        let mut sent = stages.to_writer.send(Arc::clone(&batch)).await.is_ok()
-            && stages.to_hasher.send(Arc::clone(&batch)).await.is_ok();
-        if let Some((to_others, _)) = &stages.others {
-            sent = sent && to_others.send(batch).await.is_ok();
+        let mut sent = stages.writer.push(Arc::clone(&batch)).await.is_ok()
+            && stages.hasher.push(Arc::clone(&batch)).await.is_ok();
+        if let Some(others) = &stages.others {
+            sent = sent && others.push(batch).await.is_ok();
         }
         if sent {
             return Ok(());
         }
-        // A thread stopped early: only the writer can fail; its error says why.
+        // A step failed: only the writer can; its error says why.
         match self.stages.take() {
-            Some(stages) => match stages.writer.await {
-                Ok(Err(error)) => Err(error),
-                _ => Err(stage_failed()),
+            Some(stages) => match stages.writer.finish().await {
+                Err(error) => Err(error),
+                Ok(_) => Err(stage_failed()),
             },
             None => Err(stage_failed()),
         }
     }
 
-    fn start_stages(&mut self) -> Result<Stages, StoreError> {
+    async fn start_stages(&mut self) -> Result<Stages, StoreError> {
         let (temp, mut digests) = self.start.take().ok_or_else(stage_failed)?;
-        let (to_writer, mut writer_queue) = mpsc::channel::<Batch>(QUEUE_BUFFERS);
-        let (to_hasher, mut hasher_queue) = mpsc::channel::<Batch>(QUEUE_BUFFERS);
-        let writer = tokio::task::spawn_blocking(move || {
-            let mut pending = PendingObject::create(temp)?;
-            while let Some(batch) = writer_queue.blocking_recv() {
-                pending.write(&batch)?;
-            }
-            Ok(pending)
-        });
-        let others = digests.split_others().map(|mut others| {
-            let (to_others, mut others_queue) = mpsc::channel::<Batch>(QUEUE_BUFFERS);
-            let thread = tokio::task::spawn_blocking(move || {
-                while let Some(batch) = others_queue.blocking_recv() {
-                    others.update(&batch);
-                }
-                others
-            });
-            (to_others, thread)
-        });
-        let hasher = tokio::task::spawn_blocking(move || {
-            while let Some(batch) = hasher_queue.blocking_recv() {
-                digests.update(&batch);
-            }
-            digests.finish()
-        });
+        let others = digests
+            .split_others()
+            .map(|others| Stage::new(others, others_step));
+        let pending = blocking(move || PendingObject::create(temp)).await?;
         Ok(Stages {
-            to_writer,
-            to_hasher,
-            writer,
-            hasher,
+            writer: Stage::new(pending, write_step),
+            hasher: Stage::new(digests, hash_step),
             others,
         })
     }
@@ -168,24 +154,14 @@ impl UploadSink {
         }
         self.hand_on().await?;
         let Stages {
-            to_writer,
-            to_hasher,
             writer,
             hasher,
             others,
         } = self.stages.take().ok_or_else(stage_failed)?;
-        drop((to_writer, to_hasher));
-        let others = others.map(|(to_others, thread)| {
-            drop(to_others);
-            thread
-        });
-        let pending = writer.await.map_err(|_| stage_failed())??;
-        let mut digests = hasher.await.map_err(|_| stage_failed())?;
+        let pending = writer.finish().await?;
+        let mut digests = hasher.finish().await?.finish();
         if let Some(others) = others {
-            others
-                .await
-                .map_err(|_| stage_failed())?
-                .finish_into(&mut digests);
+            others.finish().await?.finish_into(&mut digests);
         }
         Ok((pending, digests))
     }

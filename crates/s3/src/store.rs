@@ -232,43 +232,51 @@ pub(crate) fn unless_missing<T>(result: std::io::Result<T>) -> Result<Option<T>,
 }
 
 /// Starts the writeback of a file being written while more data arrives:
-/// a thread that `fdatasync`s a handle to the file each time it is asked.
+/// an `fdatasync` of a handle to the file on a thread of its own, one at a
+/// time. The thread lives for that one sync, so an upload that stalls
+/// holds none.
 #[derive(Debug)]
 struct Writeback {
-    requests: std::sync::mpsc::SyncSender<()>,
-    thread: std::thread::JoinHandle<std::io::Result<()>>,
+    file: Arc<File>,
+    syncing: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+}
+
+fn writeback_failed() -> StoreError {
+    StoreError::Io(std::io::Error::other("writeback thread failed"))
 }
 
 impl Writeback {
-    fn start(file: &File) -> std::io::Result<Self> {
-        let file = file.try_clone()?;
-        // Capacity 1: a request while one waits is covered by the waiting one.
-        let (requests, pending) = std::sync::mpsc::sync_channel::<()>(1);
+    fn new(file: &File) -> std::io::Result<Self> {
+        Ok(Self {
+            file: Arc::new(file.try_clone()?),
+            syncing: None,
+        })
+    }
+
+    /// Start a sync unless one is still running (it covers this request
+    /// in part, and the next request the rest); the error of the last
+    /// one, if it failed. (The handle is a `dup` of the writer's: an
+    /// error a sync consumed would not be reported again to the final
+    /// fsync, so it must be passed on here.)
+    fn request(&mut self) -> Result<(), StoreError> {
+        if self.syncing.as_ref().is_some_and(|s| !s.is_finished()) {
+            return Ok(());
+        }
+        self.wait()?;
+        let file = Arc::clone(&self.file);
         let thread = std::thread::Builder::new()
             .name("mayfly-s3-writeback".to_owned())
-            .spawn(move || {
-                while pending.recv().is_ok() {
-                    file.sync_data()?;
-                }
-                Ok(())
-            })?;
-        Ok(Self { requests, thread })
+            .spawn(move || file.sync_data())?;
+        self.syncing = Some(thread);
+        Ok(())
     }
 
-    fn request(&self) {
-        let _ = self.requests.try_send(());
-    }
-
-    /// Wait for the thread; its error, if a sync failed. (The handle is a
-    /// `dup` of the writer's: an error it consumed would not be reported
-    /// again to the final fsync, so it must be passed on here.)
-    fn stop(self) -> Result<(), StoreError> {
-        drop(self.requests);
-        match self.thread.join() {
-            Ok(result) => result.map_err(StoreError::from),
-            Err(_) => Err(StoreError::Io(std::io::Error::other(
-                "writeback thread failed",
-            ))),
+    /// Wait for the running sync; its error, if it failed.
+    fn wait(&mut self) -> Result<(), StoreError> {
+        match self.syncing.take().map(std::thread::JoinHandle::join) {
+            None | Some(Ok(Ok(()))) => Ok(()),
+            Some(Ok(Err(error))) => Err(error.into()),
+            Some(Err(_)) => Err(writeback_failed()),
         }
     }
 }
@@ -321,10 +329,10 @@ impl PendingObject {
         if self.written >= self.writeback_at {
             self.writeback_at = self.written + WRITEBACK_STEP;
             if self.writeback.is_none() {
-                self.writeback = Some(Writeback::start(&self.file)?);
+                self.writeback = Some(Writeback::new(&self.file)?);
             }
-            if let Some(writeback) = &self.writeback {
-                writeback.request();
+            if let Some(writeback) = self.writeback.as_mut() {
+                writeback.request()?;
             }
         }
         Ok(())
@@ -338,8 +346,8 @@ impl PendingObject {
         footer.extend_from_slice(&len.to_be_bytes());
         footer.extend_from_slice(MAGIC);
         self.file.write_all(&footer)?;
-        if let Some(writeback) = self.writeback.take() {
-            writeback.stop()?;
+        if let Some(mut writeback) = self.writeback.take() {
+            writeback.wait()?;
         }
         self.file.sync_all()?;
         Ok(())
@@ -1687,6 +1695,32 @@ mod tests {
         ));
         std::fs::remove_file(part_dir.join("part-00002")).unwrap();
         assert!(store.read_object("bkt", "k").is_err());
+    }
+
+    #[tokio::test]
+    async fn an_object_past_several_writeback_steps_is_stored_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BuiltinStore::open(dir.path().join("s3")).await.unwrap();
+        store.create_bucket("bkt", "111").await.unwrap();
+        let piece = 1024 * 1024;
+        let pieces = usize::try_from(WRITEBACK_STEP).unwrap() * 7 / 2 / piece;
+        let mut pending = store.begin_object().await.unwrap();
+        let mut all = Vec::with_capacity(pieces * piece);
+        for i in 0..pieces {
+            let data: Vec<u8> = (0..piece).map(|j| ((i * 31 + j) % 251) as u8).collect();
+            pending.write(&data).unwrap();
+            all.extend_from_slice(&data);
+        }
+        // Syncs were started on the way (each on a thread of its own).
+        assert!(pending.writeback.is_some());
+        let meta = ObjectMeta {
+            key: "big".into(),
+            size: all.len() as u64,
+            etag: "etag-big".into(),
+            ..ObjectMeta::default()
+        };
+        store.commit_object(pending, "bkt", &meta).await.unwrap();
+        assert!(read_all(&store, "bkt", "big").await.unwrap() == all);
     }
 
     #[tokio::test]
