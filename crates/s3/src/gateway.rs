@@ -24,8 +24,8 @@ use crate::request::{Query, Target, resolve_target};
 use crate::response::{self, FileBody, empty, http_date, iso8601, quoted, xml};
 use crate::sink::UploadSink;
 use crate::store::{
-    BucketMeta, BuiltinStore, ListEntry, ListQuery, ObjectData, ObjectMeta, PartFile, StoreError,
-    StoredObject,
+    BucketMeta, BuiltinStore, ListEntry, ListQuery, ObjectData, ObjectMeta, PartFile,
+    READ_ATTEMPTS, StoreError, StoredObject, replaced_while_read,
 };
 use crate::xml::XmlWriter;
 
@@ -1218,7 +1218,10 @@ impl S3Gateway {
     }
 
     /// GetObject and HeadObject. Synchronous: the object is opened and a
-    /// small one read on this thread ([`BuiltinStore::read_object`]).
+    /// small one read on this thread ([`BuiltinStore::read_object`]); a
+    /// larger one's data streams from the blocking pool. A multipart
+    /// object replaced between reading its file and pinning its parts is
+    /// read again.
     fn get_object(
         &self,
         bucket: &Bucket,
@@ -1227,6 +1230,24 @@ impl S3Gateway {
         query: &Query,
         head: bool,
     ) -> Result<Response<StreamingBody>, S3Error> {
+        for _ in 0..READ_ATTEMPTS {
+            if let Some(response) = self.get_object_once(bucket, key, headers, query, head)? {
+                return Ok(response);
+            }
+        }
+        Err(store_error(replaced_while_read()))
+    }
+
+    /// [`S3Gateway::get_object`]; `None` when a multipart object was
+    /// replaced before its parts were pinned.
+    fn get_object_once(
+        &self,
+        bucket: &Bucket,
+        key: &str,
+        headers: &HeaderMap,
+        query: &Query,
+        head: bool,
+    ) -> Result<Option<Response<StreamingBody>>, S3Error> {
         let Some(StoredObject { meta, data }) = self
             .store
             .read_object(&bucket.name, key)
@@ -1239,7 +1260,7 @@ impl S3Gateway {
             if let Ok(v) = HeaderValue::from_str(&quoted(&meta.etag)) {
                 response.headers_mut().insert(http::header::ETAG, v);
             }
-            return Ok(response);
+            return Ok(Some(response));
         }
         let range = match headers
             .get(http::header::RANGE)
@@ -1271,8 +1292,21 @@ impl S3Gateway {
                     Arc::clone(self.store.buffers()),
                 )
                 .boxed(),
-                ObjectData::Parts(files) => {
-                    FileBody::new(files, start, len, Arc::clone(self.store.buffers())).boxed()
+                ObjectData::Parts(list) => {
+                    let Some(pinned) = self
+                        .store
+                        .pin_parts(list, start..start.saturating_add(len))
+                        .map_err(store_error)?
+                    else {
+                        return Ok(None);
+                    };
+                    FileBody::new(
+                        pinned.files,
+                        start.saturating_sub(pinned.first),
+                        len,
+                        Arc::clone(self.store.buffers()),
+                    )
+                    .boxed()
                 }
             }
         };
@@ -1340,7 +1374,7 @@ impl S3Gateway {
                 set(header, value);
             }
         }
-        Ok(response)
+        Ok(Some(response))
     }
 }
 

@@ -2,18 +2,18 @@
 //!
 //! A multipart object's data stays in its parts' files
 //! (`data/<object file>-<upload id>/`), and overwriting or deleting the
-//! object removes that directory. A GET opens the first parts with the
-//! object, but a large object's later parts only when the stream reaches
-//! them (a GET's open files stay bounded for up to 10,000 parts), so it
-//! pins the directory: while pinned, a replaced object's directory is
-//! marked retired instead of removed, and the last reader to finish
-//! removes it.
+//! object removes that directory. A GET opens each part only when the
+//! stream reaches it (a HEAD or a conditional answer opens none, and a
+//! GET's open files stay few for up to 10,000 parts), so it pins the
+//! directory: while pinned, a replaced object's directory is marked
+//! retired instead of removed, and the last reader to finish removes it.
 //!
 //! The order that makes this safe: a writer retires a directory only after
-//! the object file no longer names it, and a reader pins the directory and
-//! only then checks that the object file still names it. Either the reader
-//! sees the new object file (and reads again), or its pin was there when
-//! the writer retired the directory.
+//! the object path no longer names the old object file, and a reader pins
+//! the directory and only then checks that the path still names the file
+//! it read (`store::pin_parts`). Either the reader sees the new object file
+//! (and reads again), or its pin was there when the writer retired the
+//! directory.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
