@@ -642,13 +642,28 @@ pub(crate) fn authorize_federated(
 /// workload-credentials.md 7.1): the role's trust policy alone must allow
 /// `service` to `sts:AssumeRole` (policy-evaluation.md 8.6; no identity
 /// side). `extra` adds the service's own keys. Returns the refusing
-/// decision for the caller to log; its message must not tell a missing
-/// role from an untrusting one.
+/// decision for the caller to log (`None`: the trust policy does not
+/// parse); its message must not tell a missing role from an untrusting one.
 pub(crate) fn authorize_service_assume(
     ctx: &ActionContext<'_>,
     service: &str,
     role: &Role,
     session_name: &str,
+    extra: impl FnOnce(&mut ContextBuilder),
+) -> Result<(), Option<Decision>> {
+    authorize_service_assume_with(ctx, service, role, session_name, &[], extra)
+}
+
+/// [`authorize_service_assume`] for a session that also needs the
+/// `additional` actions of the trust policy: `sts:TagSession` for session
+/// tags, `sts:SetSourceIdentity` for a source identity (Roles Anywhere,
+/// roles-anywhere.md 3.3 step 9).
+pub(crate) fn authorize_service_assume_with(
+    ctx: &ActionContext<'_>,
+    service: &str,
+    role: &Role,
+    session_name: &str,
+    additional: &[&str],
     extra: impl FnOnce(&mut ContextBuilder),
 ) -> Result<(), Option<Decision>> {
     let action = "sts:AssumeRole";
@@ -664,7 +679,7 @@ pub(crate) fn authorize_service_assume(
         rc.set(&format!("aws:ResourceTag/{}", t.key), t.value.clone());
     }
     extra(&mut rc);
-    let decision = evaluate_role_trust(&rc, role, &trust, &CallerPolicies::default(), &[]);
+    let decision = evaluate_role_trust(&rc, role, &trust, &CallerPolicies::default(), additional);
     if decision.is_allowed() {
         Ok(())
     } else {

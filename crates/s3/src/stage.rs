@@ -128,7 +128,10 @@ impl<S: Send + 'static> Stage<S> {
 
 /// Take buffers off the queue until it is empty, then put the state back.
 fn run<S>(shared: &Shared<S>, mut state: S) {
-    let mut unwinding = RunGuard { shared, armed: true };
+    let mut unwinding = RunGuard {
+        shared,
+        armed: true,
+    };
     loop {
         let batch = {
             let mut inner = shared.lock();

@@ -99,6 +99,9 @@ pub struct TestPki {
     /// EC P-256 leaf `C=US, O=Example, OU=Dev, CN=workload-ec` with SANs
     /// `DNS:host1.example.com` and `URI:spiffe://example.com/ns/a/sa/b`.
     pub ec_p256: Leaf,
+    /// A renewal of [`TestPki::ec_p256`]: the same subject DN and SANs, another
+    /// serial and key.
+    pub ec_p256_renewed: Leaf,
     /// EC P-384 leaf, `CN=workload-p384`.
     pub ec_p384: Leaf,
     /// RSA-2048 leaf, `CN=workload-rsa`.
@@ -245,6 +248,20 @@ impl TestPki {
             },
             &int_issuer,
         )?;
+        let ec_p256_renewed = leaf(
+            LeafSpec {
+                kind: KeyKind::EcP256,
+                serial: &[0x0b, 0xad, 0xc0, 0xff, 0xef],
+                dn: workload("workload-ec"),
+                sans: vec![
+                    SanType::DnsName("host1.example.com".try_into()?),
+                    SanType::URI("spiffe://example.com/ns/a/sa/b".try_into()?),
+                ],
+                usages: signing.clone(),
+                not_after: (2034, 1, 1),
+            },
+            &int_issuer,
+        )?;
         let ec_p384 = leaf(
             LeafSpec {
                 kind: KeyKind::EcP384,
@@ -352,6 +369,7 @@ impl TestPki {
                 cert_pem: int_cert.pem(),
             },
             ec_p256,
+            ec_p256_renewed,
             ec_p384,
             rsa,
             expired,

@@ -477,7 +477,8 @@ impl Op<'_> {
             Op::ListSubjects => {
                 authorize(ctx, "*")?;
                 let loaded = state.current(ctx.core, ctx.view.generation).await?;
-                let (items, next) = page(ctx, &account, &loaded.subjects, |s| s.id.as_str())?;
+                let subjects = loaded.subjects.read();
+                let (items, next) = page(ctx, &account, &subjects, |s| s.id.as_str())?;
                 Ok(Reply::ok(with_token(
                     json!({"subjects": items.iter().map(|s| summary_json(s)).collect::<Vec<_>>()}),
                     next,
@@ -490,7 +491,7 @@ impl Op<'_> {
                     .subjects
                     .get(&key(id))
                     .ok_or_else(|| not_found("Subject"))?;
-                Ok(Reply::ok(json!({"subject": detail_json(subject)})))
+                Ok(Reply::ok(json!({"subject": detail_json(&subject)})))
             }
             Op::TagResource | Op::UntagResource | Op::ListTagsForResource => {
                 let resource_arn = match self {

@@ -11,8 +11,8 @@
 //! per store generation ([`state`]).
 
 mod admin;
-mod session;
-mod state;
+pub(crate) mod session;
+pub(crate) mod state;
 mod subject;
 
 use mayfly_wire::AwsError;

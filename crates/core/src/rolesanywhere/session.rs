@@ -1,7 +1,12 @@
 //! CreateSession (roles-anywhere.md 3.3): the X.509 signature, the chain to
 //! an enabled trust anchor with its CRLs, the profile and role checks, then
 //! a role session minted like AssumeRole's for the principal
-//! `rolesanywhere.amazonaws.com`.
+//! `rolesanywhere.amazonaws.com`. The trust policy is evaluated as for
+//! every service principal ([`crate::authz::authorize_service_assume_with`]:
+//! the global keys, `aws:ResourceTag/*` of the role), with Roles Anywhere's
+//! own keys added: `aws:SourceArn` (the trust anchor), `aws:SourceAccount`,
+//! `sts:SourceIdentity`, and the certificate's attributes as
+//! `aws:PrincipalTag/*`, `aws:RequestTag/*` and `aws:TagKeys`.
 //!
 //! Choices where the reference leaves one: the ARNs come from the query
 //! string, else the JSON body, and differing values are a
@@ -12,8 +17,9 @@
 //! and a CN outside STS's source-identity pattern refuses the request.
 //!
 //! Once the signature and the chain verify, the attempt is recorded on the
-//! certificate's subject (`failed` when a later check refuses it); before
-//! that nothing is written, so an unauthenticated caller writes nothing
+//! certificate's subject (`failed` when a later check refuses it), at most
+//! once a minute unless it shows a new certificate; before that nothing is
+//! written, so an unauthenticated caller writes nothing
 //! ([`super::subject`]). A chain that verified is remembered with its
 //! validity window ([`super::state::ChainCache`]): a device presenting the
 //! same chain again costs one signature check, its request's, not three.
@@ -28,7 +34,6 @@ use mayfly_federation::x509::{
     AnchorBundle, AttributeMapping, Certificate, KeyKind, X509Error, parse_certificate,
     principal_tags, verify_chain,
 };
-use mayfly_policy::{CallerPolicies, NamedPolicy, PolicyKind, PrincipalInfo, RequestContext};
 use mayfly_sigv4::RequestParts;
 use mayfly_sigv4::x509::{X509PublicKey, authenticate_x509};
 use mayfly_token::SessionTag;
@@ -226,7 +231,6 @@ fn issue(ctx: &mut ActionContext<'_>, input: &Issue<'_>) -> Result<Value, AwsErr
         requested_duration,
         role_session_name,
     } = *input;
-    let request = ctx.request;
     // Step 8: the profile.
     let profile = loaded
         .profiles
@@ -300,57 +304,56 @@ fn issue(ctx: &mut ActionContext<'_>, input: &Issue<'_>) -> Result<Value, AwsErr
                 crate::truncate(role_arn, 256)
             ))
         })?;
-    let trust = view
-        .trust_policy(&role.assume_role_policy)
-        .ok_or_else(|| denied("Unable to assume role"))?;
-    let mut rc = RequestContext::new(
-        PrincipalInfo::service(SERVICE_PRINCIPAL),
-        "sts:AssumeRole",
-        role_arn,
-    );
-    rc.set("aws:SourceArn", anchor_arn.to_owned());
-    rc.set("aws:SourceAccount", anchor.account_id.clone());
-    rc.set("aws:SourceIp", request.source_ip.to_string());
-    rc.set("aws:SecureTransport", request.secure_transport.to_string());
-    rc.set("aws:CurrentTime", mayfly_wire::iso8601(ctx.now));
-    rc.set("aws:EpochTime", ctx.core.clock.unix_now().to_string());
-    rc.set("aws:PrincipalIsAWSService", "true");
-    rc.set("sts:RoleSessionName", session_name.clone());
-    if let Some(si) = &source_identity {
-        rc.set("sts:SourceIdentity", si.clone());
-    }
-    for (key, value) in &tags {
-        rc.set(&format!("aws:PrincipalTag/{key}"), value.clone());
-        rc.set(&format!("aws:RequestTag/{key}"), value.clone());
-    }
-    if !tags.is_empty() {
-        rc.set_multi("aws:TagKeys", tags.iter().map(|(k, _)| k.clone()).collect());
-    }
+    // Roles Anywhere always tags the session with the certificate's
+    // attributes, so the trust policy must allow sts:TagSession too.
+    let session_tags: Vec<SessionTag> = tags
+        .into_iter()
+        .map(|(key, value)| SessionTag {
+            key,
+            value,
+            transitive: false,
+        })
+        .collect();
     let mut additional = vec!["sts:TagSession"];
     if source_identity.is_some() {
         additional.push("sts:SetSourceIdentity");
     }
-    let trust_id = format!("trust:role/{}", role.name);
-    let decision = mayfly_policy::evaluate_trust(
-        &rc,
-        NamedPolicy {
-            id: &trust_id,
-            policy: &trust,
-            kind: PolicyKind::Trust,
-        },
-        &role.account_id,
-        &CallerPolicies::default(),
+    crate::authz::authorize_service_assume_with(
+        ctx,
+        SERVICE_PRINCIPAL,
+        role,
+        &session_name,
         &additional,
-    );
-    if !decision.is_allowed() {
-        tracing::info!(role = %role_arn, denied_action = %decision.action, reason = %decision.reason_phrase(),
-            "Roles Anywhere session refused by the trust policy");
-        return Err(denied(format!(
-            "Unable to assume role for {}: not authorized to perform {}",
-            crate::truncate(role_arn, 256),
-            decision.action
-        )));
-    }
+        |rc| {
+            rc.set("aws:SourceArn", anchor_arn.to_owned());
+            rc.set("aws:SourceAccount", anchor.account_id.clone());
+            if let Some(si) = &source_identity {
+                rc.set("sts:SourceIdentity", si.clone());
+            }
+            // The certificate's attributes are the principal's tags
+            // (`aws:PrincipalTag/x509Subject/CN`, `…/x509Issuer/…`,
+            // `…/x509SAN/…`) and the tags the session is requested with.
+            for tag in &session_tags {
+                rc.set(&format!("aws:PrincipalTag/{}", tag.key), tag.value.clone());
+            }
+            crate::authz::add_request_tags(rc, &session_tags);
+        },
+    )
+    .map_err(|decision| match decision {
+        Some(decision) => {
+            tracing::info!(role = %role_arn, denied_action = %decision.action, reason = %decision.reason_phrase(),
+                "Roles Anywhere session refused by the trust policy");
+            denied(format!(
+                "Unable to assume role for {}: not authorized to perform {}",
+                crate::truncate(role_arn, 256),
+                decision.action
+            ))
+        }
+        None => {
+            tracing::warn!(role = %role_arn, "the role's trust policy does not parse");
+            denied("Unable to assume role")
+        }
+    })?;
 
     let ceiling = u64::from(profile.duration_seconds).min(u64::from(role.max_session_duration));
     let mut duration = requested_duration
@@ -374,14 +377,7 @@ fn issue(ctx: &mut ActionContext<'_>, input: &Issue<'_>) -> Result<Value, AwsErr
             session_name: &session_name,
             duration,
             policies: &policies,
-            tags: tags
-                .iter()
-                .map(|(key, value)| SessionTag {
-                    key: key.clone(),
-                    value: value.clone(),
-                    transitive: false,
-                })
-                .collect(),
+            tags: session_tags,
             source_identity: source_identity.clone(),
             mfa_authenticated_at: None,
             role_chained: false,
@@ -447,7 +443,7 @@ fn instance_properties(
 /// verifies is remembered with that window, and its leaf (with the SHA-256
 /// of its DER) kept parsed; a pool certificate that does not parse leaves
 /// it unremembered. Refusals are never remembered.
-fn verify_chain_cached(
+pub(crate) fn verify_chain_cached(
     loaded: &Loaded,
     anchor_key: &str,
     (leaf, leaf_digest): (&Arc<Certificate>, [u8; 32]),

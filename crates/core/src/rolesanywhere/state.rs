@@ -5,9 +5,16 @@
 //! Subjects too (CreateSession's records), and the chains CreateSession
 //! verified, remembered while the anchors and CRLs stay the same
 //! ([`ChainCache`]).
+//!
+//! A subject write moves the store generation but changes no other
+//! entity, so the generation it makes shares the entities (CRLs, parsed
+//! bundles and all, [`Entities`]) and the subject map ([`Subjects`]) of the
+//! one before, and adds the subject to that map in place: recording a
+//! subject copies nothing ([`State::put_subject`]).
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::ops::Deref;
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard};
 use std::time::SystemTime;
 
 use arc_swap::ArcSwapOption;
@@ -25,10 +32,29 @@ pub(crate) struct State {
     loaded: ArcSwapOption<Loaded>,
 }
 
-/// Every Roles Anywhere entity of one store generation.
-#[derive(Debug, Default, Clone)]
+/// Every Roles Anywhere entity of one store generation. It reads as its
+/// [`Entities`] (`loaded.anchors`, `loaded.crls_by_anchor`, …).
+#[derive(Debug, Clone)]
 pub(crate) struct Loaded {
     pub generation: u64,
+    /// Shared with the generations [`State::put_subject`] makes from this one.
+    entities: Arc<Entities>,
+    /// Roles Anywhere subjects, shared likewise.
+    pub subjects: Arc<Subjects>,
+}
+
+impl Deref for Loaded {
+    type Target = Entities;
+
+    fn deref(&self) -> &Entities {
+        &self.entities
+    }
+}
+
+/// The entities of a generation that only a reload changes: everything but
+/// the subjects.
+#[derive(Debug, Default)]
+pub(crate) struct Entities {
     /// By `{account}/{id}`.
     pub anchors: BTreeMap<String, RaTrustAnchor>,
     pub profiles: BTreeMap<String, RaProfile>,
@@ -37,13 +63,44 @@ pub(crate) struct Loaded {
     pub bundles: BTreeMap<String, AnchorBundle>,
     /// DER of enabled, parseable CRLs by trust anchor ARN.
     pub crls_by_anchor: BTreeMap<String, Vec<Vec<u8>>>,
-    /// Roles Anywhere subjects by `{account}/{id}` (shared, so that
-    /// recording one copies pointers, not every record).
-    pub subjects: BTreeMap<String, Arc<RaSubject>>,
     /// Chains verified against these anchors and CRLs.
     pub chains: Arc<ChainCache>,
     /// IoT role aliases by `{account}/{alias}`.
     pub role_aliases: BTreeMap<String, IotRoleAlias>,
+}
+
+/// Roles Anywhere subjects by `{account}/{id}`.
+///
+/// INVARIANT: one map belongs to the generation a reload built it for and
+/// to the generations [`State::put_subject`] made from that one by writing
+/// nothing but a subject, each adding its subject here. So a holder of an
+/// older of those generations may see subjects written after it: records
+/// newer than its generation, never older.
+#[derive(Debug, Default)]
+pub(crate) struct Subjects {
+    by_key: RwLock<BTreeMap<String, Arc<RaSubject>>>,
+}
+
+impl Subjects {
+    /// The subject stored under `key`.
+    pub fn get(&self, key: &str) -> Option<Arc<RaSubject>> {
+        self.read().get(key).cloned()
+    }
+
+    /// Every subject by key, for listing; hold it briefly (a subject write
+    /// waits for it).
+    pub fn read(&self) -> RwLockReadGuard<'_, BTreeMap<String, Arc<RaSubject>>> {
+        // A panic while holding the lock cannot leave the map half-changed
+        // (one insert), so a poisoned lock is used as it is.
+        self.by_key.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn insert(&self, key: String, subject: Arc<RaSubject>) {
+        self.by_key
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key, subject);
+    }
 }
 
 /// Most chains a [`ChainCache`] holds; when full it starts over.
@@ -154,10 +211,8 @@ impl Loaded {
     /// The entities of `rows`; `previous` lends its chain cache when its
     /// anchors and CRLs are the same.
     fn from_rows(generation: u64, rows: &[StoredRow], previous: Option<&Loaded>) -> Self {
-        let mut loaded = Loaded {
-            generation,
-            ..Loaded::default()
-        };
+        let mut loaded = Entities::default();
+        let mut subjects = BTreeMap::new();
         for row in rows {
             match row.kind.as_str() {
                 RaTrustAnchor::KIND => {
@@ -199,7 +254,7 @@ impl Loaded {
                 }
                 RaSubject::KIND => {
                     if let Some(e) = decode::<RaSubject>(row) {
-                        loaded.subjects.insert(row.key.clone(), Arc::new(e));
+                        subjects.insert(row.key.clone(), Arc::new(e));
                     }
                 }
                 IotRoleAlias::KIND => {
@@ -216,7 +271,13 @@ impl Loaded {
         {
             loaded.chains = Arc::clone(&previous.chains);
         }
-        loaded
+        Loaded {
+            generation,
+            entities: Arc::new(loaded),
+            subjects: Arc::new(Subjects {
+                by_key: RwLock::new(subjects),
+            }),
+        }
     }
 }
 
@@ -292,10 +353,12 @@ impl State {
     /// without a store read, whether and what to write; `None` writes
     /// nothing. One store write. When no other write came between those
     /// entities and this one (the generation moved by exactly one), the new
-    /// entities are them plus this subject, with no reload; otherwise they
-    /// are loaded again. The configuration view does not hold subjects, so
-    /// it is left to the refresher, which rebuilds it at most once a tick
-    /// however many subjects were written. Answers the subject written.
+    /// generation is them plus this subject: it shares their entities and
+    /// subject map and adds the subject to that map, copying nothing and
+    /// reloading nothing ([`Subjects`]); otherwise it is loaded again. The
+    /// configuration view does not hold subjects, so it is left to the
+    /// refresher, which rebuilds it at most once a tick however many
+    /// subjects were written. Answers the subject written.
     ///
     /// Deciding on this node's entities rather than the store's can lose a
     /// sighting another node recorded on the same subject at the same time;
@@ -323,10 +386,11 @@ impl State {
         })?;
         let subject = Arc::new(subject);
         let next = if generation == loaded.generation.saturating_add(1) {
-            let mut next = Loaded::clone(&loaded);
-            next.generation = generation;
-            next.subjects.insert(subject.key(), Arc::clone(&subject));
-            next
+            loaded.subjects.insert(subject.key(), Arc::clone(&subject));
+            Loaded {
+                generation,
+                ..Loaded::clone(&loaded)
+            }
         } else {
             load(core, Some(&loaded)).await?
         };

@@ -8,21 +8,29 @@
 //! subject is one per account and subject DN; its id is derived from both,
 //! so the ARN CreateSession answers needs no lookup.
 //!
-//! Bounds and write rate (a device calling every hour must neither grow its
-//! record nor cost a store write per call):
+//! Bounds and write rate. Every store write moves the generation, and every
+//! node then reloads, so neither a device calling every hour nor one
+//! varying its requests on purpose may grow its record or cost a store
+//! write per call:
 //! - `credentials` keeps one entry per certificate serial, updated in place,
 //!   the [`MAX_CREDENTIALS`] most recently seen;
 //! - `instanceProperties` keeps one entry per distinct property set sent,
 //!   updated in place, the [`MAX_INSTANCE_PROPERTIES`] most recently seen
 //!   (requests without `instanceProperties` add none);
-//! - an attempt that would change nothing but the times is not written
-//!   when the subject was last written less than [`REWRITE_AFTER_MILLIS`]
-//!   ago, so `lastSeenAt`/`seenAt` have that resolution and a busy subject
-//!   costs at most one store write a minute. Anything else new (a serial, a
-//!   property set, a success after a failure or the reverse) is written at
-//!   once, as one store write.
+//! - an attempt is written at once only when it shows something new that
+//!   an administrator looks for: the subject's first sighting, or a
+//!   certificate serial the subject does not list (a renewed certificate,
+//!   or a second one with the same subject). Anything else (the times, a
+//!   new `instanceProperties` set, a success after a failure or the
+//!   reverse) is written only by the first attempt at least
+//!   [`WRITE_INTERVAL_MILLIS`] after the subject's last write
+//!   (`updatedAt`); the attempts in between are not recorded. So
+//!   `lastSeenAt`, `seenAt`, `instanceProperties` and the `failed` flags
+//!   show the subject as of an attempt less than that interval before its
+//!   latest one, and a subject costs at most one store write per interval
+//!   plus one per certificate serial its CA issued.
 //!
-//! A write reloads nothing when no other write came between
+//! A write copies and reloads nothing when no other write came between
 //! ([`super::state::State::put_subject`]); every node's configuration view
 //! is rebuilt by its refresher, once a tick at most.
 
@@ -42,8 +50,12 @@ use crate::Core;
 pub(super) const MAX_CREDENTIALS: usize = 10;
 /// Instance property sets kept per subject.
 pub(super) const MAX_INSTANCE_PROPERTIES: usize = 10;
-/// An attempt that changes only the times is written at most this often.
-pub(super) const REWRITE_AFTER_MILLIS: u64 = 60_000;
+/// How long after a subject's last write an attempt that brings no new
+/// certificate serial may write it again. Without it a device with a valid
+/// certificate could force a store write, and a reload on every node, per
+/// request by varying `instanceProperties` or alternating success and
+/// failure; a minute keeps `lastSeenAt` useful for finding idle devices.
+pub(super) const WRITE_INTERVAL_MILLIS: u64 = 60_000;
 
 /// What one authenticated CreateSession attempt tells about its subject.
 #[derive(Debug)]
@@ -74,24 +86,20 @@ pub(super) fn subject_id(account_id: &str, subject_dn: &str) -> String {
     uuid_text(bytes)
 }
 
-/// Whether `existing` already holds everything `sighting` would record
-/// except times that are less than [`REWRITE_AFTER_MILLIS`] old.
-fn is_current(existing: &RaSubject, sighting: &Sighting<'_>) -> bool {
-    if sighting.now.saturating_sub(existing.updated_at) >= REWRITE_AFTER_MILLIS {
-        return false;
-    }
+/// Whether `sighting` is written now (see the module documentation): at
+/// once for a new subject or a certificate serial `existing` does not
+/// list, otherwise only once [`WRITE_INTERVAL_MILLIS`] have passed since
+/// `existing` was last written.
+fn writes_now(existing: Option<&RaSubject>, sighting: &Sighting<'_>) -> bool {
+    let Some(existing) = existing else {
+        return true;
+    };
     let serial = sighting.leaf.serial_hex();
-    let credential_known = existing
+    !existing
         .credentials
         .iter()
-        .any(|c| c.serial_number == serial && c.failed == sighting.failed);
-    let properties_known = sighting.instance_properties.is_none_or(|properties| {
-        existing
-            .instance_properties
-            .iter()
-            .any(|p| &p.properties == properties && p.failed == sighting.failed)
-    });
-    credential_known && properties_known
+        .any(|c| c.serial_number == serial)
+        || sighting.now.saturating_sub(existing.updated_at) >= WRITE_INTERVAL_MILLIS
 }
 
 /// `existing` (or a new subject) with `sighting` recorded.
@@ -102,6 +110,7 @@ fn merged(existing: Option<&RaSubject>, sighting: &Sighting<'_>) -> RaSubject {
         region: sighting.region.to_owned(),
         id: subject_id(sighting.account_id, &leaf.subject_dn),
         x509_subject: leaf.subject_dn.clone(),
+        // AWS has no API that changes a subject's `enabled`.
         enabled: true,
         last_seen_at: sighting.now,
         created_at: sighting.now,
@@ -148,37 +157,37 @@ fn merged(existing: Option<&RaSubject>, sighting: &Sighting<'_>) -> RaSubject {
 
 /// Record `sighting` on its subject and answer the subject's ARN.
 ///
-/// At most one store write, none when the subject already says it all
-/// (see the module documentation). A failed write is logged and does not
-/// fail the request: the record is bookkeeping, not a security decision.
+/// At most one store write, none when the sighting can wait (see the
+/// module documentation). A failed write is logged and does not fail the
+/// request: the record is bookkeeping, not a security decision.
 pub(super) async fn record(core: &Core, loaded: &Loaded, sighting: &Sighting<'_>) -> String {
     let id = subject_id(sighting.account_id, &sighting.leaf.subject_dn);
     let key = RaSubject::storage_key(sighting.account_id, &id);
     let fallback_arn =
         || mayfly_store::rolesanywhere_arn(sighting.region, sighting.account_id, "subject", &id);
     let state = &core.rolesanywhere;
-    // The subject's ARN when it already records this sighting.
-    let already_recorded = |loaded: &Loaded| {
+    // The subject's ARN when the sighting need not be written now.
+    let can_wait = |loaded: &Loaded| {
         loaded
             .subjects
             .get(&key)
-            .filter(|existing| is_current(existing, sighting))
+            .filter(|existing| !writes_now(Some(existing.as_ref()), sighting))
             .map(|existing| existing.arn())
     };
-    if let Some(arn) = already_recorded(loaded) {
+    if let Some(arn) = can_wait(loaded) {
         return arn;
     }
     // Decided again under the write lock: another request of this node may
-    // have just recorded the same thing.
+    // have just written the subject.
     let mut settled = None;
     let written = state
         .put_subject(core, |loaded| {
-            settled = already_recorded(loaded);
+            settled = can_wait(loaded);
             if settled.is_some() {
                 return None;
             }
-            let existing = loaded.subjects.get(&key).map(AsRef::as_ref);
-            Some(merged(existing, sighting))
+            let existing = loaded.subjects.get(&key);
+            Some(merged(existing.as_deref(), sighting))
         })
         .await;
     match written {
@@ -378,27 +387,31 @@ mod tests {
     }
 
     #[test]
-    fn only_times_within_a_minute_skip_the_write() {
+    fn within_the_interval_only_a_new_subject_or_serial_is_written() {
         let cert = leaf(&[1], DN);
         let one = BTreeMap::from([("k".to_owned(), "v".to_owned())]);
-        let s = merged(None, &sighting(&cert, Some(&one), false, 100_000));
-        assert!(is_current(&s, &sighting(&cert, Some(&one), false, 159_999)));
-        assert!(is_current(&s, &sighting(&cert, None, false, 150_000)));
-        assert!(
-            !is_current(&s, &sighting(&cert, Some(&one), false, 160_000)),
-            "a minute later the times are written"
-        );
-        assert!(
-            !is_current(&s, &sighting(&cert, None, true, 100_001)),
-            "a failure after a success is written at once"
-        );
-        let other = leaf(&[2], DN);
-        assert!(!is_current(&s, &sighting(&other, None, false, 100_001)));
         let two = BTreeMap::from([("k".to_owned(), "w".to_owned())]);
-        assert!(!is_current(
-            &s,
-            &sighting(&cert, Some(&two), false, 100_001)
-        ));
+        assert!(writes_now(None, &sighting(&cert, None, false, 100_000)));
+        let s = merged(None, &sighting(&cert, Some(&one), false, 100_000));
+        for (properties, failed) in [(None, false), (Some(&two), false), (Some(&one), true)] {
+            assert!(
+                !writes_now(Some(&s), &sighting(&cert, properties, failed, 159_999)),
+                "{properties:?} {failed}: waits for the interval"
+            );
+        }
+        let other = leaf(&[2], DN);
+        assert!(
+            writes_now(Some(&s), &sighting(&other, None, false, 100_001)),
+            "a new serial is written at once"
+        );
+        assert!(
+            writes_now(Some(&s), &sighting(&cert, None, false, 160_000)),
+            "a minute after the last write anything is written"
+        );
+        assert!(
+            !writes_now(Some(&s), &sighting(&cert, None, true, 99_000)),
+            "a clock behind the last write waits"
+        );
     }
 
     #[test]

@@ -1,13 +1,16 @@
-//! Roles Anywhere subjects and the chain cache through `Core::handle`, with
-//! a clock the test moves: CreateSession requests signed by the independent
-//! signer of `mayfly_testkit::pki`, the admin API signed with
+//! Roles Anywhere CreateSession through `Core::handle`, with a clock the
+//! test moves: requests signed by the independent signer of
+//! `mayfly_testkit::pki`, the admin and IAM APIs signed with
 //! `mayfly_sigv4`, an in-memory SQLite store whose generation counts the
 //! writes.
 //!
-//! What only a movable clock shows: an attempt that changes nothing but the
-//! times is not written within a minute of the last write, and is a minute
-//! later; a chain remembered as verified is refused once a certificate of it
-//! expires; a CRL imported after a chain was remembered still revokes.
+//! What only a movable clock shows: a subject is written at once when it is
+//! new or shows a new certificate serial, and otherwise at most once a
+//! minute however its attempts vary; a chain remembered as verified is
+//! refused once a certificate of it expires; a CRL imported after a chain
+//! was remembered still revokes. And the role's trust policy sees the same
+//! keys as for any service principal (`aws:ResourceTag/*`,
+//! `aws:UserAgent`) plus Roles Anywhere's own.
 
 #![allow(
     clippy::expect_used,
@@ -249,6 +252,18 @@ impl Fixture {
 
     /// CreateSession with `leaf` (chain: the intermediate) at the clock's time.
     async fn create_session(&self, leaf: &Leaf, profile_arn: &str, extra: Value) -> ApiResponse {
+        self.create_session_with_headers(leaf, profile_arn, extra, &[])
+            .await
+    }
+
+    /// [`Fixture::create_session`] with `unsigned` headers added after signing.
+    async fn create_session_with_headers(
+        &self,
+        leaf: &Leaf,
+        profile_arn: &str,
+        extra: Value,
+        unsigned: &[(&str, &[u8])],
+    ) -> ApiResponse {
         let mut body = json!({"durationSeconds": 900, "profileArn": profile_arn,
             "roleArn": self.role_arn, "trustAnchorArn": self.anchor_arn});
         if let (Some(map), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
@@ -274,6 +289,7 @@ impl Fixture {
         for (name, value) in &signed {
             headers.push((name, value.as_bytes()));
         }
+        headers.extend_from_slice(unsigned);
         self.core
             .handle(ApiRequest {
                 method: "POST",
@@ -327,71 +343,113 @@ fn error_code(response: &ApiResponse) -> (u16, String) {
 }
 
 #[tokio::test]
-async fn an_unchanged_subject_is_written_at_most_once_a_minute() {
+async fn attempts_within_a_minute_of_the_last_write_write_nothing_whatever_they_change() {
     let f = Fixture::new().await;
     let before = f.generation().await;
-    let id = f.granted(&f.pki.ec_p256, json!({})).await;
-    assert_eq!(f.generation().await, before + 1, "the first attempt writes");
-    let first = f.subject(&id).await;
-    assert_eq!(first["lastSeenAt"], "2026-06-01T00:00:00.000Z");
-
-    f.clock.advance(59);
-    let again = f
-        .create_session(&f.pki.ec_p256, &f.profile_arn, json!({}))
-        .await;
-    assert_eq!(subject_id(&again), id);
+    let first = json!({"instanceProperties": {"hostname": "edge-0"}});
+    let id = f.granted(&f.pki.ec_p256, first).await;
     assert_eq!(
         f.generation().await,
         before + 1,
-        "only the times changed, within a minute: no write"
+        "the first sighting is written at once"
     );
 
-    // Something new is written at once: instance properties, a failure.
-    let props = json!({"instanceProperties": {"hostname": "edge-7"}});
-    f.granted(&f.pki.ec_p256, props.clone()).await;
-    assert_eq!(f.generation().await, before + 2);
-    f.granted(&f.pki.ec_p256, props).await;
+    // A device that sends other instance properties every second and
+    // alternates success and failure.
+    for second in 1..=59u64 {
+        f.clock.advance(1);
+        let properties = json!({"instanceProperties": {"hostname": format!("edge-{second}")}});
+        let (profile, status) = if second % 2 == 0 {
+            (&f.profile_arn, 201)
+        } else {
+            (&f.disabled_profile_arn, 403)
+        };
+        let response = f.create_session(&f.pki.ec_p256, profile, properties).await;
+        assert_eq!(response.status, status, "{}", response.body);
+    }
     assert_eq!(
         f.generation().await,
-        before + 2,
-        "the same properties again"
+        before + 1,
+        "59 attempts within the minute: no write"
     );
+    let subject = f.subject(&id).await;
+    assert_eq!(subject["lastSeenAt"], "2026-06-01T00:00:00.000Z");
+    assert_eq!(subject["credentials"][0]["failed"], false);
+    assert_eq!(
+        subject["instanceProperties"],
+        json!([{"seenAt": "2026-06-01T00:00:00.000Z", "properties": {"hostname": "edge-0"}, "failed": false}])
+    );
+
+    // A minute after the last write the next attempt is written, as it was.
+    f.clock.advance(1);
     let refused = f
-        .create_session(&f.pki.ec_p256, &f.disabled_profile_arn, json!({}))
+        .create_session(
+            &f.pki.ec_p256,
+            &f.disabled_profile_arn,
+            json!({"instanceProperties": {"hostname": "edge-60"}}),
+        )
         .await;
     assert_eq!(
         error_code(&refused),
         (403, "AccessDeniedException".to_owned())
     );
-    assert_eq!(f.generation().await, before + 3, "a failure after success");
+    assert_eq!(f.generation().await, before + 2);
     let subject = f.subject(&id).await;
+    assert_eq!(subject["lastSeenAt"], "2026-06-01T00:01:00.000Z");
+    assert_eq!(subject["updatedAt"], "2026-06-01T00:01:00.000Z");
+    assert_eq!(subject["createdAt"], "2026-06-01T00:00:00.000Z");
+    assert_eq!(subject["credentials"].as_array().unwrap().len(), 1);
     assert_eq!(subject["credentials"][0]["failed"], true);
     assert_eq!(
         subject["instanceProperties"][0]["properties"],
-        json!({"hostname": "edge-7"})
+        json!({"hostname": "edge-60"})
     );
-    assert_eq!(subject["lastSeenAt"], "2026-06-01T00:00:59.000Z");
+    assert_eq!(subject["instanceProperties"].as_array().unwrap().len(), 2);
 
-    // A success after the failure is written at once; then only the times
-    // change, and they are written a minute after that write.
-    f.granted(&f.pki.ec_p256, json!({})).await;
-    assert_eq!(f.generation().await, before + 4);
+    // The next minute counts from that write; requests without properties
+    // add no entry.
     f.clock.advance(59);
     f.granted(&f.pki.ec_p256, json!({})).await;
-    assert_eq!(f.generation().await, before + 4);
+    assert_eq!(f.generation().await, before + 2);
     f.clock.advance(1);
     f.granted(&f.pki.ec_p256, json!({})).await;
-    assert_eq!(f.generation().await, before + 5);
+    assert_eq!(f.generation().await, before + 3);
     let subject = f.subject(&id).await;
-    assert_eq!(subject["lastSeenAt"], "2026-06-01T00:01:59.000Z");
-    assert_eq!(subject["createdAt"], "2026-06-01T00:00:00.000Z");
+    assert_eq!(subject["lastSeenAt"], "2026-06-01T00:02:00.000Z");
     assert_eq!(subject["credentials"][0]["failed"], false);
-    assert_eq!(subject["credentials"].as_array().unwrap().len(), 1);
+    assert_eq!(subject["instanceProperties"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_new_certificate_serial_of_a_subject_is_written_at_once() {
+    let f = Fixture::new().await;
+    let before = f.generation().await;
+    let id = f.granted(&f.pki.ec_p256, json!({})).await;
+    f.clock.advance(1);
+    let renewed = f.granted(&f.pki.ec_p256_renewed, json!({})).await;
+    assert_eq!(renewed, id, "the same subject DN is the same subject");
+    assert_eq!(f.generation().await, before + 2, "a new serial: written");
+    let subject = f.subject(&id).await;
+    let serials: Vec<&str> = subject["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["serialNumber"].as_str().unwrap())
+        .collect();
     assert_eq!(
-        subject["instanceProperties"].as_array().unwrap().len(),
-        1,
-        "requests without properties add no entry"
+        serials,
+        [
+            f.pki.ec_p256_renewed.serial_hex(),
+            f.pki.ec_p256.serial_hex()
+        ]
     );
+    assert_eq!(subject["lastSeenAt"], "2026-06-01T00:00:01.000Z");
+
+    // Both serials known: within the minute neither is written again.
+    f.clock.advance(1);
+    f.granted(&f.pki.ec_p256, json!({})).await;
+    f.granted(&f.pki.ec_p256_renewed, json!({})).await;
+    assert_eq!(f.generation().await, before + 2);
 }
 
 #[tokio::test]
@@ -517,4 +575,130 @@ async fn a_subject_written_after_another_nodes_change_loads_that_change() {
         (403, "AccessDeniedException".to_owned()),
         "the disabled anchor is seen after the subject write"
     );
+}
+
+/// A trust policy allowing Roles Anywhere's three actions when `condition`
+/// holds.
+fn trust_policy(condition: Value) -> String {
+    json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"Service": "rolesanywhere.amazonaws.com"},
+        "Action": ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"],
+        "Condition": condition}]})
+    .to_string()
+}
+
+impl Fixture {
+    async fn set_trust_policy(&self, condition: Value) {
+        let updated = self
+            .iam(&[
+                ("Action", "UpdateAssumeRolePolicy"),
+                ("Version", "2010-05-08"),
+                ("RoleName", "demo"),
+                ("PolicyDocument", &trust_policy(condition)),
+            ])
+            .await;
+        assert_eq!(updated.status, 200, "{}", updated.body);
+    }
+}
+
+/// A refusal by the trust policy: AWS's code and message.
+fn assert_refused_by_trust(response: &ApiResponse) {
+    assert_eq!(
+        error_code(response),
+        (403, "AccessDeniedException".to_owned()),
+        "{}",
+        response.body
+    );
+    assert!(
+        response
+            .body
+            .contains("not authorized to perform sts:AssumeRole"),
+        "{}",
+        response.body
+    );
+}
+
+#[tokio::test]
+async fn the_trust_policy_sees_the_roles_tags() {
+    let f = Fixture::new().await;
+    let tagged = f
+        .iam(&[
+            ("Action", "TagRole"),
+            ("Version", "2010-05-08"),
+            ("RoleName", "demo"),
+            ("Tags.member.1.Key", "team"),
+            ("Tags.member.1.Value", "edge"),
+        ])
+        .await;
+    assert_eq!(tagged.status, 200, "{}", tagged.body);
+
+    f.set_trust_policy(json!({"StringEquals": {"aws:ResourceTag/team": "edge"}}))
+        .await;
+    f.granted(&f.pki.ec_p256, json!({})).await;
+
+    f.set_trust_policy(json!({"StringEquals": {"aws:ResourceTag/team": "core"}}))
+        .await;
+    let refused = f
+        .create_session(&f.pki.ec_p256, &f.profile_arn, json!({}))
+        .await;
+    assert_refused_by_trust(&refused);
+}
+
+#[tokio::test]
+async fn the_trust_policy_sees_the_user_agent() {
+    let f = Fixture::new().await;
+    f.set_trust_policy(json!({"StringLike": {"aws:UserAgent": "edge-agent/*"}}))
+        .await;
+    let agent: &[u8] = b"edge-agent/1.2 (fleet)";
+    let granted = f
+        .create_session_with_headers(
+            &f.pki.ec_p256,
+            &f.profile_arn,
+            json!({}),
+            &[("user-agent", agent)],
+        )
+        .await;
+    assert_eq!(granted.status, 201, "{}", granted.body);
+
+    let other: &[u8] = b"curl/8.5.0";
+    let refused = f
+        .create_session_with_headers(
+            &f.pki.ec_p256,
+            &f.profile_arn,
+            json!({}),
+            &[("user-agent", other)],
+        )
+        .await;
+    assert_refused_by_trust(&refused);
+    let refused = f
+        .create_session(&f.pki.ec_p256, &f.profile_arn, json!({}))
+        .await;
+    assert_refused_by_trust(&refused);
+}
+
+#[tokio::test]
+async fn the_trust_policy_sees_the_roles_anywhere_keys() {
+    let f = Fixture::new().await;
+    f.set_trust_policy(json!({
+        "ArnEquals": {"aws:SourceArn": f.anchor_arn},
+        "StringEquals": {
+            "aws:SourceAccount": ACCOUNT,
+            "aws:PrincipalIsAWSService": "true",
+            "aws:PrincipalTag/x509Subject/CN": "workload-ec",
+            "aws:PrincipalTag/x509Issuer/CN": "Example Issuing CA",
+            "aws:PrincipalTag/x509SAN/DNS": "host1.example.com",
+            "aws:RequestTag/x509Subject/OU": "Dev",
+            "sts:SourceIdentity": "CN=workload-ec",
+            "sts:RoleSessionName": f.pki.ec_p256.serial_hex(),
+            "aws:SourceIp": "192.0.2.9",
+        },
+        "ForAnyValue:StringEquals": {"aws:TagKeys": "x509Subject/CN"},
+    }))
+    .await;
+    f.granted(&f.pki.ec_p256, json!({})).await;
+    // The same policy refuses another certificate of the same CA.
+    let refused = f
+        .create_session(&f.pki.ec_p384, &f.profile_arn, json!({}))
+        .await;
+    assert_refused_by_trust(&refused);
 }
