@@ -7,7 +7,10 @@
 //! (certificate-bundle source) with their enabled CRLs ([`IotTrust`]); the
 //! same validation runs at the handshake and again on every request, so a
 //! keep-alive connection stops minting the moment its anchor is disabled or
-//! a CRL revokes it.
+//! a CRL revokes it. Both go through the chain cache CreateSession uses
+//! (`ChainCache`): a device presenting the same chain again is answered
+//! from it while every certificate it offered is valid and the anchors and
+//! CRLs are unchanged, so the repeat costs no signature check.
 //!
 //! Choices where the reference leaves one (documented in docs/SECURITY.md):
 //! - The alias is looked up in the accounts owning an anchor the chain
@@ -32,7 +35,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use mayfly_federation::x509::{Certificate, X509Error, parse_certificate, verify_chain};
+use mayfly_federation::x509::{Certificate, X509Error, parse_certificate};
 use mayfly_store::IotRoleAlias;
 use mayfly_wire::AwsError;
 use serde_json::json;
@@ -45,6 +48,8 @@ pub use self::role_alias::{
 use crate::audit::{AuditEvent, AuditOutcome};
 use crate::role_session::{self, RoleSessionRequest};
 use crate::rolesanywhere::Loaded;
+use crate::rolesanywhere::session::verify_chain_cached;
+use crate::rolesanywhere::state::ChainCache;
 use crate::session::SessionPolicies;
 use crate::{ActionContext, ApiRequest, Core};
 
@@ -66,8 +71,8 @@ pub struct IotTrust {
 /// A client certificate chain that validates to at least one enabled anchor.
 #[derive(Debug, Clone)]
 pub struct TrustedCertificate {
-    /// The parsed leaf.
-    pub leaf: Certificate,
+    /// The parsed leaf (shared with the chain cache).
+    pub leaf: Arc<Certificate>,
     /// The accounts owning an anchor the chain validates to, in order,
     /// without repeats.
     pub accounts: Vec<String>,
@@ -81,9 +86,12 @@ impl IotTrust {
 
     /// Validate `chain` (the leaf first, then the intermediates the client
     /// sent) at `now` against every enabled anchor: validity, key usage,
-    /// signatures and the anchor's enabled CRLs (`verify_chain`). When no
-    /// anchor accepts it, the most telling refusal is returned: revoked,
-    /// then expired, then key usage, then untrusted.
+    /// signatures and the anchor's enabled CRLs (`verify_chain`, answered
+    /// from the chain cache CreateSession shares when the same chain to the
+    /// same anchor verified before and `now` is inside the validity of
+    /// every certificate offered; the cache is emptied when an anchor or a
+    /// CRL changes). When no anchor accepts it, the most telling refusal is
+    /// returned: revoked, then expired, then key usage, then untrusted.
     pub fn verify(
         &self,
         chain: &[&[u8]],
@@ -92,24 +100,34 @@ impl IotTrust {
         let (leaf_der, intermediates) = chain
             .split_first()
             .ok_or(X509Error::Malformed("no client certificate"))?;
-        let leaf = parse_certificate(leaf_der)?;
+        let loaded = self.loaded.as_ref();
+        // A leaf whose chain verified before is kept parsed.
+        let leaf_digest = ChainCache::leaf_digest(leaf_der);
+        let leaf = match loaded.chains.leaf(&leaf_digest) {
+            Some(leaf) => leaf,
+            None => Arc::new(parse_certificate(leaf_der)?),
+        };
         let pool: Vec<Vec<u8>> = intermediates.iter().map(|c| c.to_vec()).collect();
         let mut accounts: Vec<String> = Vec::new();
         let mut refusal: Option<X509Error> = None;
-        for (key, anchor) in &self.loaded.anchors {
+        for (key, anchor) in &loaded.anchors {
             if !anchor.enabled {
                 continue;
             }
-            let Some(bundle) = self.loaded.bundles.get(key) else {
+            let Some(bundle) = loaded.bundles.get(key) else {
                 continue;
             };
-            let crls = self
-                .loaded
+            // INVARIANT: these are the CRLs CreateSession verifies this
+            // anchor's chains with (it looks them up by the ARN it was
+            // given, which names this anchor exactly), so whichever of the
+            // two cached a chain, it verified against the same bundle and
+            // CRLs.
+            let crls = loaded
                 .crls_by_anchor
                 .get(&anchor.arn())
                 .map(Vec::as_slice)
                 .unwrap_or_default();
-            match verify_chain(&leaf, &pool, bundle, crls, now) {
+            match verify_chain_cached(loaded, key, (&leaf, leaf_digest), &pool, bundle, crls, now) {
                 Ok(()) => {
                     if !accounts.contains(&anchor.account_id) {
                         accounts.push(anchor.account_id.clone());
@@ -191,7 +209,14 @@ impl Core {
     /// The IoT listener's certificate trust as of the current view, loaded
     /// from the store when the view is newer than what this node holds.
     pub async fn iot_trust(&self) -> Result<IotTrust, AwsError> {
-        let generation = self.view.load().generation;
+        self.iot_trust_at(self.view.load().generation).await
+    }
+
+    /// The certificate trust for a view of `generation`: the entities
+    /// loaded for it, or for a newer generation when this node already
+    /// holds one (the Roles Anywhere state keeps only its newest load, as
+    /// CreateSession sees it); never an older one.
+    async fn iot_trust_at(&self, generation: u64) -> Result<IotTrust, AwsError> {
         let loaded = self.rolesanywhere.current(self, generation).await?;
         Ok(IotTrust { loaded })
     }
@@ -317,8 +342,9 @@ async fn credentials(
         parameters.push(("thingName".to_owned(), name.to_owned()));
     }
 
-    // The chain, against the trust as of this request (not the handshake's).
-    let trust = ctx.core.iot_trust().await?;
+    // The chain, against the trust of this request's view (not the
+    // handshake's, nor a view the core installed since the request began).
+    let trust = ctx.core.iot_trust_at(ctx.view.generation).await?;
     let trusted = trust
         .verify(request.certificate_chain, ctx.now)
         .map_err(|error| {
@@ -619,6 +645,44 @@ mod tests {
         }
     }
 
+    /// The test CA's CRL (it revokes `pki.revoked`), enabled, for the anchor.
+    fn issuing_crl(pki: &TestPki) -> RaCrl {
+        RaCrl {
+            account_id: ACCOUNT.into(),
+            region: "us-east-1".into(),
+            id: "9f0e1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b".into(),
+            name: "issuing".into(),
+            crl_data: pki.crl_pem.as_bytes().to_vec(),
+            trust_anchor_arn: anchor(ACCOUNT, ANCHOR_ID, "", true).arn(),
+            enabled: true,
+            created_at: 1,
+            updated_at: 1,
+            tags: Vec::new(),
+        }
+    }
+
+    /// `leaf` and the test intermediate, as a device sends them.
+    fn device_chain<'a>(pki: &'a TestPki, leaf: &'a Leaf) -> [&'a [u8]; 2] {
+        [
+            leaf.cert_der.as_slice(),
+            pki.intermediate.cert_der.as_slice(),
+        ]
+    }
+
+    /// Whether `trust`'s chain cache holds `leaf`'s chain to the fixture's
+    /// anchor as verified at `NOW`.
+    fn cached(trust: &IotTrust, pki: &TestPki, leaf: &Leaf) -> bool {
+        let key = ChainCache::key(
+            &format!("{ACCOUNT}/{ANCHOR_ID}"),
+            &ChainCache::leaf_digest(&leaf.cert_der),
+            std::slice::from_ref(&pki.intermediate.cert_der),
+        );
+        trust
+            .loaded
+            .chains
+            .verified_at(&key, crate::clock::from_unix(NOW))
+    }
+
     fn refusal(response: &IotResponse) -> (u16, String) {
         let body: Value = serde_json::from_str(&response.body).unwrap();
         (
@@ -827,20 +891,8 @@ mod tests {
         let f = fixture().await;
         let revoked = &f.pki.revoked;
         assert_eq!(f.ask(revoked, "cams", None).await.status, 200);
-        let anchor_arn = anchor(ACCOUNT, ANCHOR_ID, "", true).arn();
-        let crl = RaCrl {
-            account_id: ACCOUNT.into(),
-            region: "us-east-1".into(),
-            id: "9f0e1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b".into(),
-            name: "issuing".into(),
-            crl_data: f.pki.crl_pem.as_bytes().to_vec(),
-            trust_anchor_arn: anchor_arn,
-            enabled: true,
-            created_at: 1,
-            updated_at: 1,
-            tags: Vec::new(),
-        };
-        f.write(vec![Mutation::insert(&crl).unwrap()]).await;
+        f.write(vec![Mutation::insert(&issuing_crl(&f.pki)).unwrap()])
+            .await;
         assert_eq!(
             refusal(&f.ask(revoked, "cams", None).await),
             (403, "Certificate revoked".to_owned())
@@ -914,6 +966,120 @@ mod tests {
                 "The role alias is defined in several accounts that trust this certificate"
                     .to_owned()
             )
+        );
+    }
+
+    #[tokio::test]
+    async fn a_cached_chain_is_refused_once_expired_revoked_or_its_anchor_is_gone() {
+        let f = fixture().await;
+        let now = crate::clock::from_unix(NOW);
+        let (good, revoked) = (&f.pki.ec_p256, &f.pki.revoked);
+        let good_chain = device_chain(&f.pki, good);
+        let revoked_chain = device_chain(&f.pki, revoked);
+
+        // Verified once, then answered from the cache CreateSession shares,
+        // at the handshake (`iot_trust_loaded`) and per request alike.
+        for leaf in [good, revoked] {
+            assert_eq!(f.ask(leaf, "cams", None).await.status, 200);
+        }
+        let trust = f.core.iot_trust_loaded().unwrap();
+        assert!(cached(&trust, &f.pki, good) && cached(&trust, &f.pki, revoked));
+        assert_eq!(trust.verify(&good_chain, now).unwrap().accounts, [ACCOUNT]);
+        assert_eq!(f.ask(good, "cams", None).await.status, 200);
+
+        // Outside the leaf's validity the cache does not answer: expired,
+        // or not yet valid, both with the same error as uncached.
+        let leaf = parse_certificate(&good.cert_der).unwrap();
+        for at in [
+            leaf.not_after + Duration::from_secs(1),
+            leaf.not_before - Duration::from_secs(1),
+        ] {
+            assert_eq!(
+                trust.verify(&good_chain, at).unwrap_err(),
+                X509Error::Expired
+            );
+        }
+
+        // A CRL empties the cache: the revoked chain, cached a moment ago,
+        // is refused at the request and at the handshake.
+        f.write(vec![Mutation::insert(&issuing_crl(&f.pki)).unwrap()])
+            .await;
+        assert_eq!(
+            refusal(&f.ask(revoked, "cams", None).await),
+            (403, "Certificate revoked".to_owned())
+        );
+        let trust = f.core.iot_trust_loaded().unwrap();
+        assert!(!cached(&trust, &f.pki, revoked));
+        assert_eq!(
+            trust.verify(&revoked_chain, now).unwrap_err(),
+            X509Error::Revoked
+        );
+        assert_eq!(f.ask(good, "cams", None).await.status, 200);
+        assert!(cached(&trust, &f.pki, good));
+
+        // The anchor deleted: the cached chain trusts nothing.
+        f.write(vec![Mutation::delete::<RaTrustAnchor>(format!(
+            "{ACCOUNT}/{ANCHOR_ID}"
+        ))])
+        .await;
+        assert_eq!(
+            refusal(&f.ask(good, "cams", None).await),
+            (403, "Certificate is not trusted".to_owned())
+        );
+        assert!(matches!(
+            f.core.iot_trust_loaded().unwrap().verify(&good_chain, now),
+            Err(X509Error::Untrusted(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_request_is_judged_by_the_trust_of_its_own_view() {
+        let f = fixture().await;
+        let leaf = &f.pki.ec_p256;
+        assert_eq!(f.ask(leaf, "cams", None).await.status, 200);
+
+        // A request takes its view; the anchor is disabled and the core
+        // installs a newer view before the request checks the chain.
+        let view = f.core.view.load_full();
+        let disabled = anchor(ACCOUNT, ANCHOR_ID, &f.pki.root.cert_pem, false);
+        f.write(vec![Mutation::update(&disabled).unwrap()]).await;
+        assert!(f.core.view.load().generation > view.generation);
+
+        // The request is judged by the trust of its own view, consistent
+        // with the roles and keys it reads from that view …
+        let chain = device_chain(&f.pki, leaf);
+        let request = IotCredentialsRequest {
+            role_alias: "cams",
+            thing_name: None,
+            certificate_chain: &chain,
+            source_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            user_agent: None,
+        };
+        let api_request = ApiRequest {
+            method: "GET",
+            path: "/role-aliases/cams/credentials",
+            query: "",
+            headers: &[],
+            body: &[],
+            source_ip: request.source_ip,
+            secure_transport: true,
+        };
+        let mut ctx = ActionContext {
+            core: &f.core,
+            view,
+            caller: None,
+            request: &api_request,
+            now: crate::clock::from_unix(NOW),
+            request_id: "iot-test",
+            issued_access_key_id: None,
+        };
+        let answer = credentials(&mut ctx, &request, &mut Vec::new()).await;
+        assert!(answer.is_ok(), "{answer:?}");
+
+        // … and the next request by the new one.
+        assert_eq!(
+            refusal(&f.ask(leaf, "cams", None).await),
+            (403, "Certificate is not trusted".to_owned())
         );
     }
 }

@@ -161,6 +161,9 @@ pub struct Core {
     store: Arc<dyn Store>,
     pub(crate) master_key: MasterKey,
     view: ArcSwap<View>,
+    /// The newest generation a view was installed for, announced on every
+    /// install ([`Core::view_changes`]).
+    view_installed: tokio::sync::watch::Sender<u64>,
     clock: Arc<dyn Clock>,
     pub(crate) rng: SystemRandom,
     signing_keys: SigningKeyCache,
@@ -193,10 +196,12 @@ impl Core {
         rng.fill(&mut prefix)
             .map_err(|_| AdminError::Token(mayfly_token::TokenError::Rng))?;
         let request_id_prefix = prefix;
+        let view_installed = tokio::sync::watch::Sender::new(view.generation);
         Ok(Self {
             store,
             master_key,
             view: ArcSwap::from_pointee(view),
+            view_installed,
             clock,
             rng,
             signing_keys: SigningKeyCache::new(10_000),
@@ -231,8 +236,19 @@ impl Core {
     /// Rebuild the view unconditionally.
     pub(crate) async fn reload(&self) -> Result<(), AdminError> {
         let view = View::load(self.store.as_ref(), &self.master_key).await?;
+        let generation = view.generation;
         self.view.store(Arc::new(view));
+        self.view_installed
+            .send_modify(|newest| *newest = (*newest).max(generation));
         Ok(())
+    }
+
+    /// Woken each time a new view is installed (the refresher saw a change
+    /// made elsewhere, or a write through this node), holding the newest
+    /// generation installed: for what keeps state derived from the view
+    /// (the IoT listener's certificate trust) without polling the store.
+    pub fn view_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.view_installed.subscribe()
     }
 
     /// Poll the store every `interval` and rebuild the view on change, so a

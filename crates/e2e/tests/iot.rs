@@ -274,6 +274,15 @@ impl Setup {
         [&self.pki.intermediate]
     }
 
+    /// A mutual-TLS connection as `device`.
+    async fn connect(&self, device: (&Leaf, &[&CaCert])) -> Result<DeviceConnection> {
+        let tcp = tokio::net::TcpStream::connect(self.address()).await?;
+        Ok(self
+            .client(Some(device), false)
+            .connect(ServerName::try_from("localhost")?, tcp)
+            .await?)
+    }
+
     /// One request over a fresh mutual-TLS connection.
     async fn request(
         &self,
@@ -283,11 +292,7 @@ impl Setup {
         headers: &[(&str, &str)],
     ) -> Result<RawResponse> {
         let addr = self.address();
-        let tcp = tokio::net::TcpStream::connect(&addr).await?;
-        let mut tls = self
-            .client(Some(device), false)
-            .connect(ServerName::try_from("localhost")?, tcp)
-            .await?;
+        let mut tls = self.connect(device).await?;
         let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
         for (name, value) in headers {
             head.push_str(&format!("{name}: {value}\r\n"));
@@ -366,6 +371,37 @@ impl Setup {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+}
+
+/// A device's side of a mutual-TLS connection to the listener.
+type DeviceConnection = tokio_rustls::client::TlsStream<tokio::net::TcpStream>;
+
+/// `GET path` on a connection kept alive: exactly one response is read (by
+/// its `Content-Length`), leaving the connection open for the next.
+async fn get_kept_alive(tls: &mut DeviceConnection, host: &str, path: &str) -> Result<RawResponse> {
+    tls.write_all(format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes())
+        .await?;
+    let mut raw = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+            let length = head
+                .lines()
+                .find_map(|line| line.strip_prefix("content-length:"))
+                .map(|value| value.trim().parse::<usize>())
+                .transpose()?
+                .unwrap_or(0);
+            if raw.len() >= end + 4 + length {
+                return parse_response(&raw[..end + 4 + length]);
+            }
+        }
+        let n = tls.read(&mut buffer).await?;
+        if n == 0 {
+            bail!("the connection closed before a whole response");
+        }
+        raw.extend_from_slice(&buffer[..n]);
     }
 }
 
@@ -681,6 +717,39 @@ async fn handshakes_without_a_trusted_certificate_are_refused() -> Result<()> {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_kept_alive_connection_is_refused_once_its_cached_chain_is_revoked() -> Result<()> {
+    let s = setup().await?;
+    let chain = s.chain();
+    let host = s.address();
+    let path = "/role-aliases/cams/credentials";
+    let mut tls = s.connect((&s.pki.revoked, &chain)).await?;
+    // Verified at the handshake, then answered from the chain cache on
+    // every request of the connection.
+    for _ in 0..3 {
+        credentials(&get_kept_alive(&mut tls, &host, path).await?);
+    }
+    let crl_data = base64::engine::general_purpose::STANDARD.encode(s.pki.crl_pem.as_bytes());
+    let (status, crl) = admin(
+        &s.server,
+        "POST",
+        "/crls",
+        Some(
+            &json!({"name": "issuing", "crlData": crl_data, "trustAnchorArn": s.anchor_arn, "enabled": true}),
+        ),
+    )?;
+    assert_eq!(status, 201, "{crl}");
+    // The same connection, its handshake long past: the next request is
+    // refused at once, the cached verification notwithstanding.
+    let response = get_kept_alive(&mut tls, &host, path).await?;
+    assert_eq!(
+        (response.status, message(&response).as_str()),
+        (403, "Certificate revoked")
+    );
+    assert_json(&response);
     Ok(())
 }
 

@@ -16,7 +16,7 @@ mod s3_listener;
 mod tls;
 
 pub use api::{ApiFrontEnd, ConstantOk};
-pub use iot_listener::{IotListener, IotListenerError, TRUST_REFRESH, serve_iot};
+pub use iot_listener::{IotListener, IotListenerError, serve_iot};
 pub use listener::{Connection, Listener, ListenerConfig, RequestHandler, ServeError, serve};
 pub use s3_listener::{StreamingBody, StreamingHandler, StreamingListener, serve_streaming};
 pub use tls::{TlsError, load_mutual_tls_config, load_tls_config};
