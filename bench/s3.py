@@ -3,10 +3,12 @@
 
 1. GET of a 1 KiB object by presigned URL (wrk, the URL replayed as is)
    against the constant-200 baseline sent the very same request.
-2. PUT and GET of a 1 GiB object through `mayfly presign` URLs with curl,
-   and the multipart upload of the same file the aws CLI would make
-   (--part-mib parts, --part-concurrency at a time, each by a presigned
-   UploadPart URL, from CreateMultipartUpload to CompleteMultipartUpload),
+2. PUT and GET of a 1 GiB object through `mayfly presign` URLs with curl
+   (and the PUT again with the body sent by sendfile(2), a client that
+   takes next to no CPU), and the multipart upload of the same file the
+   aws CLI would make (--part-mib parts, --part-concurrency at a time,
+   each by a presigned UploadPart URL, from CreateMultipartUpload to
+   CompleteMultipartUpload),
    --large-rounds times: throughput and the peak resident memory of
    `mayfly serve` meanwhile.
 
@@ -196,14 +198,15 @@ def large_transfers(args, api, s3, work, presign, curl):
     before = rss_kib(api.pid)
     size_mb = args.size_mib * 1024 * 1024 / 1e6
     print(f"{args.size_mib} MiB object; resident memory of mayfly serve before: {before / 1024:.1f} MiB\n")
-    print(f"| round | PutObject (curl) | multipart, {args.part_mib} MiB parts x {args.part_concurrency} "
-          f"| GetObject (curl) | peak RSS |")
-    print("|---|---|---|---|---|")
-    rates = {"put": [], "multipart": [], "get": []}
+    print(f"| round | PutObject (curl) | PutObject (sendfile) "
+          f"| multipart, {args.part_mib} MiB parts x {args.part_concurrency} | GetObject (curl) | peak RSS |")
+    print("|---|---|---|---|---|---|")
+    rates = {"put": [], "put-sendfile": [], "multipart": [], "get": []}
     for i in range(args.large_rounds):
         peak = 0
         row = []
         for name, transfer in (("put", lambda: curl("-T", big, put_url)),
+                               ("put-sendfile", lambda: put_by_sendfile(put_url, big)),
                                ("multipart", lambda: multipart_upload(args, s3, big)),
                                ("get", lambda: curl(get_url))):
             (status, seconds), used = with_peak_rss(api.pid, transfer)
@@ -213,8 +216,33 @@ def large_transfers(args, api, s3, work, presign, curl):
             row.append(f"{size_mb / seconds:,.0f} MB/s ({seconds:.2f} s)")
         print(f"| {i + 1} | {' | '.join(row)} | {peak / 1024:.1f} MiB |")
     medians = {k: sorted(v)[len(v) // 2] for k, v in rates.items()}
-    print(f"\nmedian: PutObject {medians['put']:,.0f} MB/s, multipart {medians['multipart']:,.0f} MB/s, "
+    print(f"\nmedian: PutObject {medians['put']:,.0f} MB/s (curl), {medians['put-sendfile']:,.0f} MB/s "
+          f"(sendfile), multipart {medians['multipart']:,.0f} MB/s, "
           f"GetObject {medians['get']:,.0f} MB/s\n")
+
+
+def put_by_sendfile(url, path):
+    """PUT path to the presigned url with the body sent by sendfile(2): the
+    kernel moves the file from the page cache to the socket, so the client
+    takes next to no CPU from the two cores the server shares with it
+    (curl reads and sends 64 KiB at a time). The status and the seconds
+    from connecting to the end of the response."""
+    import socket
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    size = os.path.getsize(path)
+    started = time.time()
+    with socket.create_connection((parts.hostname, parts.port)) as sock, open(path, "rb") as f:
+        head = (f"PUT {parts.path}?{parts.query} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+                f"Content-Length: {size}\r\nConnection: close\r\n\r\n")
+        sock.sendall(head.encode())
+        sock.sendfile(f)
+        response = b""
+        while chunk := sock.recv(65536):
+            response += chunk
+    seconds = time.time() - started
+    return int(response.split(b" ", 2)[1]), seconds
 
 
 def with_peak_rss(pid, transfer):
