@@ -6,6 +6,9 @@
 //! pages resident for a while, and frees from other threads are reclaimed
 //! late), so a 1 GiB transfer that churned through fresh buffers grew the
 //! resident memory by tens of MiB; recycled, a transfer keeps a handful.
+//!
+//! A buffer's data starts at a [`BUFFER_ALIGN`] boundary, so a full one can
+//! be written to disk with `O_DIRECT` ([`crate::store::PendingObject`]).
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -13,13 +16,29 @@ use bytes::Bytes;
 
 /// Size of every pooled buffer.
 pub const BUFFER_BYTES: usize = 512 * 1024;
+/// Where every buffer's data starts: a multiple of this address, the
+/// memory alignment `O_DIRECT` asks for (a device's logical block; 4096
+/// covers the common ones).
+pub const BUFFER_ALIGN: usize = 4096;
 /// Idle buffers kept for reuse; more are freed when returned.
 const KEEP_IDLE: usize = 8;
 
 /// A pool of [`BUFFER_BYTES`] buffers.
 #[derive(Debug, Default)]
 pub struct BufferPool {
-    idle: Mutex<Vec<Vec<u8>>>,
+    /// Each with the offset its data starts at.
+    idle: Mutex<Vec<(Vec<u8>, usize)>>,
+}
+
+/// A new buffer: room for [`BUFFER_BYTES`] after a filler that puts the
+/// data on a [`BUFFER_ALIGN`] boundary (none if the address cannot be
+/// aligned, which only costs the `O_DIRECT` writes).
+fn allocate() -> (Vec<u8>, usize) {
+    let mut data: Vec<u8> = Vec::with_capacity(BUFFER_BYTES + BUFFER_ALIGN);
+    let start = data.as_ptr().align_offset(BUFFER_ALIGN);
+    let start = if start < BUFFER_ALIGN { start } else { 0 };
+    data.resize(start, 0);
+    (data, start)
 }
 
 impl BufferPool {
@@ -35,8 +54,10 @@ impl BufferPool {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .pop();
+        let (data, start) = reused.unwrap_or_else(allocate);
         PooledBuffer {
-            data: reused.unwrap_or_else(|| Vec::with_capacity(BUFFER_BYTES)),
+            data,
+            start,
             pool: Arc::clone(self),
         }
     }
@@ -53,14 +74,16 @@ impl BufferPool {
 /// A buffer that returns to its pool when dropped.
 #[derive(Debug)]
 pub struct PooledBuffer {
+    /// The filler, then the data.
     data: Vec<u8>,
+    start: usize,
     pool: Arc<BufferPool>,
 }
 
 impl PooledBuffer {
     /// Room left before the buffer is full.
     pub fn spare(&self) -> usize {
-        BUFFER_BYTES.saturating_sub(self.data.len())
+        BUFFER_BYTES.saturating_sub(self.len())
     }
 
     /// Append `bytes`; at most [`PooledBuffer::spare`] of them fit without
@@ -69,14 +92,15 @@ impl PooledBuffer {
         self.data.extend_from_slice(bytes);
     }
 
-    /// The vector, to read into (its capacity is [`BUFFER_BYTES`]).
+    /// The vector, to append to (room for [`BUFFER_BYTES`] of data; its
+    /// filler is not part of the data).
     pub fn vec_mut(&mut self) -> &mut Vec<u8> {
         &mut self.data
     }
 
     /// Whether it holds nothing.
     pub fn is_empty(&self) -> bool {
-        self.data.is_empty()
+        self.data.len() <= self.start
     }
 
     /// As a `Bytes` that gives the buffer back when the last reference
@@ -88,7 +112,7 @@ impl PooledBuffer {
 
 impl AsRef<[u8]> for PooledBuffer {
     fn as_ref(&self) -> &[u8] {
-        &self.data
+        self.data.get(self.start..).unwrap_or_default()
     }
 }
 
@@ -96,24 +120,24 @@ impl std::ops::Deref for PooledBuffer {
     type Target = [u8];
 
     fn deref(&self) -> &[u8] {
-        &self.data
+        self.as_ref()
     }
 }
 
 impl Drop for PooledBuffer {
     fn drop(&mut self) {
-        if self.data.capacity() != BUFFER_BYTES {
+        if self.data.capacity() != BUFFER_BYTES + BUFFER_ALIGN {
             return; // grown past the pool's size: not reusable as is
         }
         let mut data = std::mem::take(&mut self.data);
-        data.clear();
+        data.truncate(self.start);
         let mut idle = self
             .pool
             .idle
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         if idle.len() < KEEP_IDLE {
-            idle.push(data);
+            idle.push((data, self.start));
         }
     }
 }
@@ -135,6 +159,7 @@ mod tests {
         let again = pool.take();
         assert!(again.is_empty());
         assert_eq!(again.spare(), BUFFER_BYTES);
+        assert_eq!(again.as_ptr() as usize % BUFFER_ALIGN, 0, "data is aligned");
         drop(again);
         let many: Vec<PooledBuffer> = (0..KEEP_IDLE + 5).map(|_| pool.take()).collect();
         drop(many);

@@ -284,14 +284,47 @@ impl Writeback {
 /// An object being written: a temp file the data is appended to, with
 /// blocking calls (the gateway drives it from blocking threads). Dropped
 /// without being committed, it removes its temp file.
+///
+/// Data that is aligned (a full pooled buffer at an aligned offset, see
+/// [`crate::buffers`]) goes to disk with `O_DIRECT` where the filesystem
+/// allows it: no copy into the page cache and no writeback of it later,
+/// which at 500 MB/s was a third of a core on this two-core machine, taken
+/// from the MD5 an upload waits for. (MinIO writes its objects the same
+/// way.) The rest — the last partial buffer, small objects, the metadata
+/// footer, copies — is written through the page cache, and the final
+/// `fsync` makes both durable. A later GET then reads the data from disk
+/// rather than from memory.
 #[derive(Debug)]
 pub struct PendingObject {
     file: File,
+    /// The same file opened with `O_DIRECT`, while the filesystem takes it.
+    direct: Option<File>,
     path: PathBuf,
     written: u64,
-    writeback_at: u64,
+    /// Bytes written through the page cache since the last writeback.
+    dirty: u64,
     writeback: Option<Writeback>,
     committed: bool,
+}
+
+/// Offsets, lengths and addresses an `O_DIRECT` write must be a multiple of.
+const DIRECT_ALIGN: usize = crate::buffers::BUFFER_ALIGN;
+
+/// `path` opened for writing with `O_DIRECT`, if the filesystem allows it.
+#[cfg(target_os = "linux")]
+fn open_direct(path: &Path) -> Option<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+
+    std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_DIRECT)
+        .open(path)
+        .ok()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn open_direct(_: &Path) -> Option<File> {
+    None
 }
 
 impl PendingObject {
@@ -299,10 +332,11 @@ impl PendingObject {
     pub(crate) fn create(path: PathBuf) -> Result<Self, StoreError> {
         let file = File::create(&path)?;
         Ok(Self {
+            direct: open_direct(&path),
             file,
             path,
             written: 0,
-            writeback_at: WRITEBACK_STEP,
+            dirty: 0,
             writeback: None,
             committed: false,
         })
@@ -310,13 +344,32 @@ impl PendingObject {
 
     /// Append `data` (blocking).
     pub fn write(&mut self, data: &[u8]) -> Result<(), StoreError> {
-        self.file.write_all(data)?;
+        use std::os::unix::fs::FileExt;
+
+        if let Some(direct) = &self.direct
+            && self.written.is_multiple_of(DIRECT_ALIGN as u64)
+            && data.len().is_multiple_of(DIRECT_ALIGN)
+            && (data.as_ptr() as usize).is_multiple_of(DIRECT_ALIGN)
+        {
+            match direct.write_all_at(data, self.written) {
+                Ok(()) => {
+                    self.written += data.len() as u64;
+                    return Ok(());
+                }
+                // The filesystem or device wants another alignment: through
+                // the page cache from now on (a partial write is rewritten).
+                Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => self.direct = None,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.file.write_all_at(data, self.written)?;
         self.wrote(data.len() as u64)
     }
 
     /// Append `len` bytes of `source` from its current position (blocking;
     /// the kernel copies between the files where it can).
     fn copy_from(&mut self, source: &File, len: u64) -> Result<(), StoreError> {
+        self.file.seek(SeekFrom::Start(self.written))?;
         let copied = std::io::copy(&mut source.take(len), &mut self.file)?;
         if copied != len {
             return Err(StoreError::Corrupt("object file shorter than its size"));
@@ -324,10 +377,12 @@ impl PendingObject {
         self.wrote(len)
     }
 
+    /// `n` bytes were written through the page cache.
     fn wrote(&mut self, n: u64) -> Result<(), StoreError> {
         self.written += n;
-        if self.written >= self.writeback_at {
-            self.writeback_at = self.written + WRITEBACK_STEP;
+        self.dirty += n;
+        if self.dirty >= WRITEBACK_STEP {
+            self.dirty = 0;
             if self.writeback.is_none() {
                 self.writeback = Some(Writeback::new(&self.file)?);
             }
@@ -345,7 +400,7 @@ impl PendingObject {
         let mut footer = json;
         footer.extend_from_slice(&len.to_be_bytes());
         footer.extend_from_slice(MAGIC);
-        self.file.write_all(&footer)?;
+        std::os::unix::fs::FileExt::write_all_at(&self.file, &footer, self.written)?;
         if let Some(mut writeback) = self.writeback.take() {
             writeback.wait()?;
         }
@@ -1758,6 +1813,50 @@ mod tests {
         assert!(stream(&store).collect().await.is_err());
         std::fs::remove_file(part_dir.join("part-00002")).unwrap();
         assert!(stream(&store).collect().await.is_err());
+    }
+
+    #[tokio::test]
+    async fn full_buffers_go_past_the_page_cache_and_the_rest_through_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BuiltinStore::open(dir.path().join("s3")).await.unwrap();
+        store.create_bucket("bkt", "111").await.unwrap();
+        let mut pending = store.begin_object().await.unwrap();
+        // tmpfs and some others refuse O_DIRECT; there everything is buffered.
+        let direct = pending.direct.is_some();
+        let mut all = Vec::new();
+        for i in 0..3u8 {
+            let mut buffer = store.buffers().take();
+            let data = vec![i; buffer.spare()];
+            buffer.extend_from_slice(&data);
+            pending.write(&buffer).unwrap();
+            all.extend_from_slice(&data);
+        }
+        // A partial buffer, then a full one at an unaligned offset.
+        pending.write(b"tail").unwrap();
+        all.extend_from_slice(b"tail");
+        let mut buffer = store.buffers().take();
+        let data = vec![9; buffer.spare()];
+        buffer.extend_from_slice(&data);
+        pending.write(&buffer).unwrap();
+        all.extend_from_slice(&data);
+        assert_eq!(
+            pending.direct.is_some(),
+            direct,
+            "the aligned writes were accepted"
+        );
+        let buffered = if direct { 4 + data.len() } else { all.len() };
+        assert_eq!(
+            pending.dirty, buffered as u64,
+            "what went through the page cache"
+        );
+        let meta = ObjectMeta {
+            key: "k".into(),
+            size: all.len() as u64,
+            etag: "etag".into(),
+            ..ObjectMeta::default()
+        };
+        store.commit_object(pending, "bkt", &meta).await.unwrap();
+        assert!(read_all(&store, "bkt", "k").await.unwrap() == all);
     }
 
     #[tokio::test]
