@@ -14,9 +14,16 @@
 //! it read (`store::pin_parts`). Either the reader sees the new object file
 //! (and reads again), or its pin was there when the writer retired the
 //! directory.
+//!
+//! Deleting a bucket moves its whole directory away, `data/` with it, and
+//! a GET may still be streaming an object deleted just before: the pinned
+//! directories are first moved out to a holding directory
+//! ([`PartPins::evacuate`]), and a reader opens its parts through its pin
+//! ([`PartPin::open`]), which knows where the directory went.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::fs::File;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// The part directories GETs are reading from.
@@ -30,6 +37,8 @@ struct Pinned {
     readers: usize,
     /// Replaced: the last reader removes it.
     retired: bool,
+    /// Where its bucket's deletion moved it.
+    moved_to: Option<PathBuf>,
 }
 
 /// A reader's hold on a part directory; dropping it lets the directory go.
@@ -63,6 +72,32 @@ impl PartPins {
         remove_part_dir(&dir);
     }
 
+    /// Move the pinned directories of `data` (the `data/` of a bucket
+    /// being deleted) into `holding` (created if any), retired: their
+    /// readers go on reading them there, and the last one removes each.
+    /// Blocking; under the lock, so that no reader opens a part meanwhile.
+    pub(crate) fn evacuate(&self, data: &Path, holding: &Path) -> std::io::Result<()> {
+        let mut dirs = self.lock();
+        let mut created = false;
+        for (dir, pinned) in dirs.iter_mut() {
+            let (Some(parent), Some(name)) = (dir.parent(), dir.file_name()) else {
+                continue;
+            };
+            if parent != data || pinned.moved_to.is_some() {
+                continue;
+            }
+            if !created {
+                std::fs::create_dir(holding)?;
+                created = true;
+            }
+            let to = holding.join(name);
+            std::fs::rename(dir, &to)?;
+            pinned.moved_to = Some(to);
+            pinned.retired = true;
+        }
+        Ok(())
+    }
+
     /// Whether `dir` is pinned (for tests).
     #[cfg(test)]
     pub(crate) fn is_pinned(&self, dir: &std::path::Path) -> bool {
@@ -74,6 +109,19 @@ impl PartPins {
     }
 }
 
+impl PartPin {
+    /// Open `path`, a part file of the pinned directory, wherever the
+    /// directory is now (blocking).
+    pub(crate) fn open(&self, path: &Path) -> std::io::Result<File> {
+        let dirs = self.pins.lock();
+        let moved = dirs.get(&self.dir).and_then(|p| p.moved_to.as_ref());
+        match (moved, path.file_name()) {
+            (Some(to), Some(name)) => File::open(to.join(name)),
+            _ => File::open(path),
+        }
+    }
+}
+
 impl Drop for PartPin {
     fn drop(&mut self) {
         let remove = {
@@ -81,14 +129,16 @@ impl Drop for PartPin {
             match dirs.get_mut(&self.dir) {
                 Some(pinned) if pinned.readers > 1 => {
                     pinned.readers -= 1;
-                    false
+                    None
                 }
-                Some(_) => dirs.remove(&self.dir).is_some_and(|pinned| pinned.retired),
-                None => false,
+                Some(_) => dirs
+                    .remove(&self.dir)
+                    .filter(|pinned| pinned.retired)
+                    .map(|pinned| pinned.moved_to.unwrap_or_else(|| self.dir.clone())),
+                None => None,
             }
         };
-        if remove {
-            let dir = std::mem::take(&mut self.dir);
+        if let Some(dir) = remove {
             // Up to 10,000 files: not on a runtime thread.
             match tokio::runtime::Handle::try_current() {
                 Ok(runtime) => drop(runtime.spawn_blocking(move || remove_part_dir(&dir))),
@@ -144,6 +194,34 @@ mod tests {
         drop(second);
         assert!(!dir.exists());
         assert!(!pins.is_pinned(&dir));
+    }
+
+    #[test]
+    fn a_directory_moved_out_of_a_deleted_bucket_is_read_there_and_removed_last() {
+        let root = tempfile::tempdir().unwrap();
+        let pins = Arc::new(PartPins::default());
+        let data = root.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        let dir = part_dir(&data, "a");
+        let unpinned = part_dir(&data, "b");
+        let pin = pins.pin(dir.clone());
+        let holding = root.path().join("holding");
+        pins.evacuate(&data, &holding).unwrap();
+        assert!(
+            !dir.exists() && unpinned.exists(),
+            "only the pinned one moves"
+        );
+        std::fs::remove_dir_all(&data).unwrap();
+        let mut part = String::new();
+        std::io::Read::read_to_string(&mut pin.open(&dir.join("part-00001")).unwrap(), &mut part)
+            .unwrap();
+        assert_eq!(part, "x");
+        drop(pin);
+        assert!(!holding.join("a").exists());
+        // Nothing pinned: nothing moves and no holding directory is made.
+        let other = root.path().join("other");
+        pins.evacuate(&data, &other).unwrap();
+        assert!(!other.exists());
     }
 
     #[test]

@@ -48,6 +48,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
 
 use aws_lc_rs::rand::SecureRandom;
 use bytes::Bytes;
@@ -477,7 +478,7 @@ impl PartFile {
     pub fn open(self) -> std::io::Result<File> {
         match self {
             Self::Open(file) => Ok(file),
-            Self::Later(path, _pin) => File::open(path),
+            Self::Later(path, pin) => pin.open(&path),
         }
     }
 }
@@ -530,6 +531,7 @@ impl BuiltinStore {
         blocking(move || {
             std::fs::create_dir_all(dirs.join("buckets"))?;
             std::fs::create_dir_all(dirs.join("tmp"))?;
+            sweep_tmp(&dirs.join("tmp"), SystemTime::now());
             sweep_part_dirs(&dirs.join("buckets"))
         })
         .await?;
@@ -699,7 +701,9 @@ impl BuiltinStore {
         }
         let dir = self.bucket_dir(bucket);
         let aside = self.temp_path()?;
+        let holding = self.temp_path()?;
         let index = self.index(bucket);
+        let pins = Arc::clone(&self.pins);
         let result = blocking(move || {
             // Under the index lock no object is committed meanwhile, so the
             // bucket is still empty when it is moved away.
@@ -710,6 +714,8 @@ impl BuiltinStore {
             if std::fs::read_dir(dir.join("objects"))?.next().is_some() {
                 return Err(StoreError::BucketNotEmpty);
             }
+            // GETs still streaming objects deleted before keep their parts.
+            pins.evacuate(&dir.join("data"), &holding)?;
             // Move it aside first: the name is free at once, the removal may lag.
             std::fs::rename(&dir, &aside)?;
             drop(keys);
@@ -1349,6 +1355,37 @@ fn part_dir_of(object: &Path) -> Option<PathBuf> {
     part_dir(object, &meta.parts?.upload_id)
 }
 
+/// Entries of `tmp/` untouched this long are what a crash or a kill left
+/// behind (an upload's temp file, a deleted bucket still being removed):
+/// a live upload writes its file at least every [`crate::body::BODY_IDLE_TIMEOUT`].
+/// The age spares the files of another process sharing the directory.
+const TMP_MAX_AGE: Duration = Duration::from_secs(3600);
+
+/// Remove what a crash left in `tmp/` (blocking; at start-up; best effort).
+fn sweep_tmp(tmp: &Path, now: SystemTime) {
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let Ok(meta) = entry.metadata() else {
+            continue;
+        };
+        let modified = meta.modified().unwrap_or(now);
+        if now.duration_since(modified).unwrap_or_default() < TMP_MAX_AGE {
+            continue;
+        }
+        let path = entry.path();
+        let removed = if meta.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        if let Err(error) = removed {
+            tracing::warn!(%error, path = %path.display(), "removing a leftover temp file failed");
+        }
+    }
+}
+
 /// Tidy `buckets/*/data/` (blocking; at start-up). A part directory no
 /// object file names is either a completion a crash interrupted between
 /// its two renames (it still holds `upload.json`: it goes back to
@@ -1707,6 +1744,63 @@ mod tests {
         };
         assert!(store.pin_parts(list, 0..4).unwrap().is_none());
         assert_eq!(read_all(&store, "bkt", "k").await.unwrap(), b"new");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_get_streaming_a_deleted_object_survives_the_deletion_of_its_bucket() {
+        use http_body_util::BodyExt;
+
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("s3");
+        let store = BuiltinStore::open(&root).await.unwrap();
+        store.create_bucket("bkt", "111").await.unwrap();
+        let parts: Vec<Vec<u8>> = (0..3u8).map(|i| vec![i; 70_000]).collect();
+        let slices: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+        multipart(&store, "bkt", "k", &slices, &[1, 2, 3]).await;
+        let object = store.read_object("bkt", "k").unwrap().unwrap();
+        let ObjectData::Parts(list) = object.data else {
+            panic!("a multipart object reads as its parts");
+        };
+        let pinned = store.pin_parts(list, 0..210_000).unwrap().unwrap();
+        // The object and then its bucket go before the stream opens a part.
+        store.delete_object("bkt", "k").await.unwrap();
+        store.delete_bucket("bkt").await.unwrap();
+        assert!(store.bucket("bkt").await.unwrap().is_none());
+        let body =
+            crate::response::FileBody::new(pinned.files, 0, 210_000, Arc::clone(store.buffers()));
+        let got = body.collect().await.unwrap().to_bytes();
+        assert!(got.as_ref() == parts.concat().as_slice());
+        // The last reader removed the parts from where the deletion put them.
+        let mut empty = false;
+        for _ in 0..100 {
+            let holding: Vec<_> = std::fs::read_dir(root.join("tmp")).unwrap().collect();
+            empty = holding.iter().all(|entry| {
+                std::fs::read_dir(entry.as_ref().unwrap().path())
+                    .map(|mut d| d.next().is_none())
+                    .unwrap_or(true)
+            });
+            if empty {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert!(empty, "the parts were left behind");
+    }
+
+    #[test]
+    fn leftovers_in_tmp_are_removed_once_an_hour_old() {
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir(&tmp).unwrap();
+        std::fs::write(tmp.join("upload"), b"half an object").unwrap();
+        std::fs::create_dir(tmp.join("aside")).unwrap();
+        std::fs::write(tmp.join("aside").join("bucket.json"), b"{}").unwrap();
+        let now = SystemTime::now();
+        // Fresh: maybe another process's upload in progress.
+        sweep_tmp(&tmp, now + TMP_MAX_AGE - Duration::from_secs(60));
+        assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 2);
+        sweep_tmp(&tmp, now + TMP_MAX_AGE + Duration::from_secs(60));
+        assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
     }
 
     #[tokio::test]
