@@ -1,5 +1,7 @@
 //! The canonical request (§5) and the string to sign (§6), as small pure functions.
 
+use std::borrow::Cow;
+
 use aws_lc_rs::digest;
 use percent_encoding::percent_decode;
 
@@ -104,15 +106,22 @@ fn remove_dot_segments(path: &str) -> String {
 /// percent-decoded with `+` read as space (§5.3 recommendation), re-encoded with
 /// `UriEncode(.., false)`, sorted by name then value as bytes, repeated names kept. For the
 /// presigned form the `X-Amz-Signature` parameter is left out (§9), and only that one.
+///
+/// A name or value whose raw text already is its canonical encoding (the
+/// common case: SDKs send canonical queries) is used as it is, without
+/// decoding or allocating ([`canonical_part`]).
 pub fn canonical_query_string(raw_query: &str, form: AuthForm) -> String {
-    let mut pairs: Vec<(String, String)> = Vec::new();
-    for (name, value) in query_pairs(raw_query) {
-        if form == AuthForm::Presigned && name == b"X-Amz-Signature" {
+    let mut pairs: Vec<(Cow<'_, str>, Cow<'_, str>)> = Vec::new();
+    for item in raw_query.split('&').filter(|item| !item.is_empty()) {
+        let (name, value) = item.split_once('=').unwrap_or((item, ""));
+        let name = canonical_part(name);
+        // Canonical encoding is one-to-one, so this is the decoded name's test.
+        if form == AuthForm::Presigned && name == "X-Amz-Signature" {
             continue;
         }
-        pairs.push((uri_encode(&name, false), uri_encode(&value, false)));
+        pairs.push((name, canonical_part(value)));
     }
-    pairs.sort();
+    pairs.sort_unstable();
     let mut out = String::with_capacity(raw_query.len());
     for (i, (name, value)) in pairs.iter().enumerate() {
         if i > 0 {
@@ -125,23 +134,97 @@ pub fn canonical_query_string(raw_query: &str, form: AuthForm) -> String {
     out
 }
 
+/// `UriEncode(query_decode(raw), false)`: `raw` itself when it already is
+/// that, i.e. only unreserved characters and `%XX` escapes (uppercase hex)
+/// of bytes that are not unreserved.
+fn canonical_part(raw: &str) -> Cow<'_, str> {
+    if is_canonical(raw.as_bytes()) {
+        Cow::Borrowed(raw)
+    } else {
+        Cow::Owned(uri_encode(&query_decode(raw), false))
+    }
+}
+
+fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~')
+}
+
+fn is_canonical(raw: &[u8]) -> bool {
+    fn upper_hex(b: u8) -> Option<u8> {
+        match b {
+            b'0'..=b'9' => Some(b - b'0'),
+            b'A'..=b'F' => Some(b - b'A' + 10),
+            _ => None,
+        }
+    }
+    let mut i = 0;
+    while let Some(&b) = raw.get(i) {
+        if b == b'%' {
+            let high = raw.get(i + 1).copied().and_then(upper_hex);
+            let low = raw.get(i + 2).copied().and_then(upper_hex);
+            match (high, low) {
+                (Some(high), Some(low)) if !is_unreserved((high << 4) | low) => i += 3,
+                _ => return false,
+            }
+        } else if is_unreserved(b) {
+            i += 1;
+        } else {
+            return false;
+        }
+    }
+    true
+}
+
 /// The decoded `(name, value)` pairs of a raw query, `+` read as space (§5.3 steps 1-4).
+#[cfg(test)]
 pub(crate) fn query_pairs(raw_query: &str) -> impl Iterator<Item = (Vec<u8>, Vec<u8>)> + '_ {
     raw_query
         .split('&')
         .filter(|item| !item.is_empty())
         .map(|item| {
             let (name, value) = item.split_once('=').unwrap_or((item, ""));
-            (query_decode(name), query_decode(value))
+            (
+                query_decode(name).into_owned(),
+                query_decode(value).into_owned(),
+            )
         })
 }
 
-fn query_decode(raw: &str) -> Vec<u8> {
-    let plus_as_space: Vec<u8> = raw
-        .bytes()
-        .map(|b| if b == b'+' { b' ' } else { b })
-        .collect();
-    percent_decode(&plus_as_space).collect()
+/// A query name or value decoded, `+` read as space (§5.3); a `%` not
+/// followed by two hex digits stays as it is. Borrowed when there is
+/// nothing to decode.
+pub(crate) fn query_decode(raw: &str) -> Cow<'_, [u8]> {
+    fn hex(b: u8) -> Option<u8> {
+        char::from(b)
+            .to_digit(16)
+            .and_then(|d| u8::try_from(d).ok())
+    }
+    let bytes = raw.as_bytes();
+    if !bytes.iter().any(|&b| b == b'%' || b == b'+') {
+        return Cow::Borrowed(bytes);
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let escaped = (b == b'%')
+            .then(|| Some((hex(*bytes.get(i + 1)?)? << 4) | hex(*bytes.get(i + 2)?)?))
+            .flatten();
+        match (b, escaped) {
+            (_, Some(decoded)) => {
+                out.push(decoded);
+                i += 3;
+            }
+            (b'+', None) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (other, None) => {
+                out.push(other);
+                i += 1;
+            }
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// `trimall` (§5.4): leading and trailing spaces and tabs removed, every inner run of spaces
@@ -403,6 +486,72 @@ mod tests {
             canonical_query_string(q, AuthForm::Header),
             "X-Amz-Security-Token=t&X-Amz-Signature=abc&a=1"
         );
+    }
+
+    #[test]
+    fn already_canonical_parts_are_kept_and_others_reencoded() {
+        assert_eq!(
+            canonical_query_string("a=%41%2f%2F%7E~&%58-Amz-Signature=s", AuthForm::Presigned),
+            "a=A%2F%2F~~"
+        );
+        assert!(is_canonical(
+            b"AKID%2F20240115%2Fus-east-1%2Fs3%2Faws4_request"
+        ));
+        for raw in [
+            &b"%41"[..],
+            b"%2f",
+            b"a+b",
+            b"a b",
+            b"%",
+            b"%2",
+            b"%G0",
+            b"/",
+            "é".as_bytes(),
+        ] {
+            assert!(!is_canonical(raw), "{raw:?}");
+        }
+    }
+
+    /// What `canonical_query_string` computed before it kept canonical
+    /// parts as they are: decode every name and value, encode, sort.
+    fn decode_every_part(raw_query: &str, form: AuthForm) -> String {
+        let mut pairs: Vec<(String, String)> = query_pairs(raw_query)
+            .filter(|(name, _)| !(form == AuthForm::Presigned && name == b"X-Amz-Signature"))
+            .map(|(name, value)| (uri_encode(&name, false), uri_encode(&value, false)))
+            .collect();
+        pairs.sort();
+        pairs
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn query_decoding_is_plus_as_space_then_percent_decoding(
+            raw in "([a-zA-Z0-9%+=~. -]|%[0-9a-fA-F]{2}|%[0-9a-fA-F]|é){0,30}",
+        ) {
+            let plus_as_space: Vec<u8> = raw
+                .bytes()
+                .map(|b| if b == b'+' { b' ' } else { b })
+                .collect();
+            let expected: Vec<u8> = percent_decode(&plus_as_space).collect();
+            let decoded = query_decode(&raw);
+            proptest::prop_assert_eq!(decoded.as_ref(), expected.as_slice());
+        }
+
+        #[test]
+        fn keeping_canonical_parts_changes_nothing(
+            query in "([a-zA-Z0-9%+=&~._/ -]|%[0-9a-fA-F]{2}|X-Amz-Signature|é){0,40}",
+            presigned in proptest::bool::ANY,
+        ) {
+            let form = if presigned { AuthForm::Presigned } else { AuthForm::Header };
+            proptest::prop_assert_eq!(
+                canonical_query_string(&query, form),
+                decode_every_part(&query, form)
+            );
+        }
     }
 
     #[test]

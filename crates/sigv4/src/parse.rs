@@ -1,7 +1,7 @@
 //! Grammar of the authentication material (§2, §9): the `Authorization` header, the credential,
 //! the signed-headers list, the signature and the presigned query parameters.
 
-use crate::canonical::query_pairs;
+use crate::canonical::query_decode;
 use crate::error::SigV4Error;
 use crate::request::AuthForm;
 use crate::scope::{CredentialScope, is_scope_word};
@@ -213,8 +213,11 @@ impl QueryAuthParams {
     /// [`SigV4Error::DuplicateQueryParameter`].
     pub(crate) fn extract(raw_query: &str) -> Result<Self, SigV4Error> {
         let mut params = Self::default();
-        for (name, value) in query_pairs(raw_query) {
-            let (slot, parameter) = match name.as_slice() {
+        for item in raw_query.split('&').filter(|item| !item.is_empty()) {
+            let (name, value) = item.split_once('=').unwrap_or((item, ""));
+            // Values are decoded only for the parameters read here.
+            let name = query_decode(name);
+            let (slot, parameter) = match name.as_ref() {
                 b"X-Amz-Algorithm" => (&mut params.algorithm, "X-Amz-Algorithm"),
                 b"X-Amz-Credential" => (&mut params.credential, "X-Amz-Credential"),
                 b"X-Amz-Date" => (&mut params.date, "X-Amz-Date"),
@@ -225,7 +228,7 @@ impl QueryAuthParams {
                 b"X-Amz-Content-Sha256" => (&mut params.content_sha256, "X-Amz-Content-Sha256"),
                 _ => continue,
             };
-            if slot.replace(value).is_some() {
+            if slot.replace(query_decode(value).into_owned()).is_some() {
                 return Err(SigV4Error::DuplicateQueryParameter { parameter });
             }
         }
