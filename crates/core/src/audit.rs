@@ -113,6 +113,8 @@ pub fn is_secret_parameter(name: &str) -> bool {
         "WebIdentityToken"
             | "SAMLAssertion"
             | "TokenCode"
+            | "AuthenticationCode1"
+            | "AuthenticationCode2"
             | "EncodedMessage"
             | "X-Amz-Security-Token"
             | "X-Amz-Signature"

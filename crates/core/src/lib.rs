@@ -15,6 +15,7 @@ pub mod clock;
 mod gateway;
 mod iam;
 pub mod iot;
+mod mfa;
 mod role_session;
 mod rolesanywhere;
 mod saml;

@@ -21,8 +21,8 @@ pub(crate) async fn dispatch(
 ) -> ActionResult {
     match action {
         "GetCallerIdentity" => get_caller_identity(ctx, params),
-        "GetSessionToken" => get_session_token(ctx, params),
-        "AssumeRole" => assume_role(ctx, params),
+        "GetSessionToken" => get_session_token(ctx, params).await,
+        "AssumeRole" => assume_role(ctx, params).await,
         "GetFederationToken" => get_federation_token(ctx, params),
         "GetAccessKeyInfo" => get_access_key_info(ctx, params),
         "DecodeAuthorizationMessage" => decode_authorization_message(ctx, params),
@@ -62,7 +62,7 @@ fn get_caller_identity(ctx: &mut ActionContext<'_>, params: &mut QueryParams) ->
 }
 
 /// GetSessionToken (9.4).
-fn get_session_token(ctx: &mut ActionContext<'_>, params: &mut QueryParams) -> ActionResult {
+async fn get_session_token(ctx: &mut ActionContext<'_>, params: &mut QueryParams) -> ActionResult {
     let mut v = ValidationErrors::new();
     let duration = params.integer("DurationSeconds", &mut v);
     let serial = params.string("SerialNumber");
@@ -95,7 +95,7 @@ fn get_session_token(ctx: &mut ActionContext<'_>, params: &mut QueryParams) -> A
             duration.unwrap_or(43_200),
         ),
     };
-    let mfa_authenticated_at = verify_mfa(ctx, &caller, serial.as_deref(), code.as_deref())?;
+    let mfa_authenticated_at = verify_mfa(ctx, &caller, serial.as_deref(), code.as_deref()).await?;
     let claims = SessionClaims {
         account_id: caller.account_id.clone(),
         principal,
@@ -118,7 +118,7 @@ fn get_session_token(ctx: &mut ActionContext<'_>, params: &mut QueryParams) -> A
 }
 
 /// AssumeRole (9.1), in the processing order the reference gives.
-fn assume_role(ctx: &mut ActionContext<'_>, params: &mut QueryParams) -> ActionResult {
+async fn assume_role(ctx: &mut ActionContext<'_>, params: &mut QueryParams) -> ActionResult {
     // 1. Validate parameters.
     let mut v = ValidationErrors::new();
     let role_arn = v.required("RoleArn", params.string("RoleArn"));
@@ -197,7 +197,7 @@ fn assume_role(ctx: &mut ActionContext<'_>, params: &mut QueryParams) -> ActionR
 
     // 2-4. Resolve the role (a missing role is AccessDenied, never
     // NoSuchEntity) and authorize against trust and identity policies.
-    let mfa_authenticated_at = verify_mfa(ctx, &caller, serial.as_deref(), code.as_deref())?;
+    let mfa_authenticated_at = verify_mfa(ctx, &caller, serial.as_deref(), code.as_deref()).await?;
     let view = std::sync::Arc::clone(&ctx.view);
     let role = authz::authorize_assume_role(
         ctx,
@@ -405,15 +405,16 @@ fn invalid_message() -> AwsError {
     )
 }
 
-/// Both MFA parameters or neither (8, [choice]), each in its format.
+/// Both MFA parameters or neither (8, [choice]), each in its format; the
+/// code is never echoed in the message.
 fn check_mfa_parameters(v: &mut ValidationErrors, serial: Option<&str>, code: Option<&str>) {
     if let Some(serial) = serial {
         v.length("SerialNumber", serial, 9, 256);
         v.pattern("SerialNumber", serial, Pattern::SerialNumber);
     }
     if let Some(code) = code {
-        v.length("TokenCode", code, 6, 6);
-        v.pattern("TokenCode", code, Pattern::TokenCode);
+        v.sensitive_length("TokenCode", code, 6, 6);
+        v.sensitive_pattern("TokenCode", code, Pattern::TokenCode);
     }
     match (serial, code) {
         (Some(_), None) => {
@@ -426,20 +427,19 @@ fn check_mfa_parameters(v: &mut ValidationErrors, serial: Option<&str>, code: Op
     }
 }
 
-/// Check an MFA code; returns when MFA was authenticated (now), or `None`
-/// without MFA parameters. No MFA device can be associated with a principal
-/// yet (virtual MFA devices are a later capability), so any serial number is
-/// "not associated with this user", exactly AWS's answer for that case.
-fn verify_mfa(
-    _ctx: &ActionContext<'_>,
-    _caller: &Caller,
+/// Check an MFA code (8): returns when MFA was authenticated (now), or
+/// `None` without MFA parameters. The device must be assigned to the
+/// caller, the code valid now and not used before (`crate::mfa`).
+async fn verify_mfa(
+    ctx: &ActionContext<'_>,
+    caller: &Caller,
     serial: Option<&str>,
     code: Option<&str>,
 ) -> Result<Option<u64>, AwsError> {
     match (serial, code) {
-        (Some(_), Some(_)) => Err(AwsError::access_denied(
-            "MultiFactorAuthentication failed, unable to validate MFA code. Please verify your MFA serial number is valid and associated with this user.",
-        )),
+        (Some(serial), Some(code)) => crate::mfa::verify_sign_in(ctx, caller, serial, code)
+            .await
+            .map(Some),
         _ => Ok(None),
     }
 }

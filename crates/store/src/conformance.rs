@@ -131,7 +131,7 @@ pub(crate) fn mfa_device(name: &str, assigned_to: Option<Option<&str>>) -> MfaDe
             user_name: user_name.map(str::to_owned),
             enabled_at: 1_700_000_600,
         }),
-        last_used_step: Some(56_666_686),
+        drift_steps: -2,
         tags: Vec::new(),
     }
 }

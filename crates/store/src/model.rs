@@ -425,7 +425,8 @@ pub struct MfaDevice {
     pub name: String,
     /// `/` or `/…/`.
     pub path: String,
-    /// The base32 TOTP seed, encrypted by the caller.
+    /// The base32 TOTP seed text, sealed by the layer above (label
+    /// `mayfly/mfa-seed/{serial number}`).
     #[serde(with = "sealed_bytes")]
     pub seed_sealed: Vec<u8>,
     /// Unix seconds.
@@ -433,9 +434,12 @@ pub struct MfaDevice {
     /// Set while the device is enabled for a user or the root.
     #[serde(default)]
     pub assignment: Option<MfaAssignment>,
-    /// The last accepted TOTP time step, for replay protection.
+    /// How many 30-second steps the device's clock runs ahead of the
+    /// server's (negative: behind), as learnt by `ResyncMFADevice`; 0 until
+    /// then. Used codes are remembered through `Store::record_first_use`,
+    /// not here, so signing in writes no configuration.
     #[serde(default)]
-    pub last_used_step: Option<u64>,
+    pub drift_steps: i64,
     /// Tags; keys are case-sensitive for MFA devices.
     #[serde(default)]
     pub tags: Vec<Tag>,
@@ -468,7 +472,7 @@ impl fmt::Debug for MfaDevice {
             .field("seed_sealed", &Redacted(self.seed_sealed.len()))
             .field("created_at", &self.created_at)
             .field("assignment", &self.assignment)
-            .field("last_used_step", &self.last_used_step)
+            .field("drift_steps", &self.drift_steps)
             .field("tags", &self.tags)
             .finish()
     }

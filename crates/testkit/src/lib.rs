@@ -5,3 +5,4 @@
 pub mod jwt;
 pub mod pki;
 pub mod saml;
+pub mod totp;

@@ -3,7 +3,7 @@
 //!
 //! Pure: no I/O, no clock (times are unix seconds passed in), randomness
 //! through [`aws_lc_rs::rand::SecureRandom`], crypto from aws-lc-rs only
-//! (AES-256-GCM and HMAC-SHA256).
+//! (AES-256-GCM, HMAC-SHA256, and HMAC-SHA1 for TOTP only).
 //!
 //! - [`long_term_access_key_id`], [`temporary_access_key_id`],
 //!   [`account_from_access_key_id`], [`unique_id`]: identifiers of
@@ -11,6 +11,7 @@
 //! - [`KeyRing`]: mints temporary credentials ([`KeyRing::issue`]), opens
 //!   session tokens ([`KeyRing::open`]) and authorization messages.
 //! - [`MasterKey`]: encrypts key-ring material and long-term secrets at rest.
+//! - [`totp`]: RFC 6238 one-time codes of virtual MFA devices (HMAC-SHA1).
 //!
 //! Expiry rule everywhere: a credential or message is expired when
 //! `now >= expires_at`.
@@ -23,6 +24,7 @@ mod public_random;
 mod sealed_envelope;
 mod secret_key;
 mod session_claims;
+pub mod totp;
 
 pub use access_key_id::{
     ACCESS_KEY_ID_LEN, LONG_TERM_PREFIX, TEMPORARY_PREFIX, UNIQUE_ID_LEN,

@@ -118,6 +118,18 @@ impl ValidationErrors {
         }
     }
 
+    /// Like [`ValidationErrors::pattern`] for sensitive members (MFA codes):
+    /// the message omits the value.
+    pub fn sensitive_pattern(&mut self, member: &str, value: &str, pattern: Pattern) {
+        if !pattern.matches(value) {
+            let constraint = format!(
+                "Member must satisfy regular expression pattern: {}",
+                pattern.text()
+            );
+            self.push(&member_path(member), Shown::Hidden, &constraint);
+        }
+    }
+
     /// Checks that `value` is one of the model's enum values, printing
     /// `Member must satisfy enum value set: [A, B]`.
     pub fn enum_value(&mut self, member: &str, value: &str, allowed: &[&str]) {
@@ -254,6 +266,10 @@ pub enum Pattern {
     SerialNumber,
     /// `[\d]*`: STS `TokenCode`.
     TokenCode,
+    /// `[\w+=/:,.@-]+`: IAM MFA `SerialNumber` (non-empty, unlike STS's).
+    IamSerialNumber,
+    /// `[\d]+`: IAM `AuthenticationCode1`/`AuthenticationCode2`.
+    AuthenticationCode,
     /// `[\w]*`: STS `GetAccessKeyInfo` `AccessKeyId`.
     StsAccessKeyId,
     /// `[\w]+`: IAM access key ids and unique ids (`AIDA…`, `AROA…`).
@@ -293,6 +309,8 @@ impl Pattern {
             Pattern::ExternalId => r"[\w+=,.@:\/-]*",
             Pattern::SerialNumber => r"[\w+=/:,.@-]*",
             Pattern::TokenCode => r"[\d]*",
+            Pattern::IamSerialNumber => r"[\w+=/:,.@-]+",
+            Pattern::AuthenticationCode => r"[\d]+",
             Pattern::StsAccessKeyId => r"[\w]*",
             Pattern::AccessKeyId => r"[\w]+",
             Pattern::Name => r"[\w+=,.@-]+",
@@ -315,6 +333,10 @@ impl Pattern {
             Pattern::ExternalId => all(value, |c| word(c) || "+=,.@:/-".contains(c)),
             Pattern::SerialNumber => all(value, |c| word(c) || "+=/:,.@-".contains(c)),
             Pattern::TokenCode => all(value, |c| c.is_ascii_digit()),
+            Pattern::IamSerialNumber => {
+                !value.is_empty() && all(value, |c| word(c) || "+=/:,.@-".contains(c))
+            }
+            Pattern::AuthenticationCode => !value.is_empty() && all(value, |c| c.is_ascii_digit()),
             Pattern::StsAccessKeyId => all(value, word),
             Pattern::AccessKeyId => !value.is_empty() && all(value, word),
             Pattern::Name => !value.is_empty() && all(value, |c| word(c) || "+=,.@-".contains(c)),
@@ -535,6 +557,18 @@ mod tests {
     }
 
     #[test]
+    fn sensitive_pattern_does_not_echo_the_value() {
+        let mut v = ValidationErrors::new();
+        v.sensitive_pattern("AuthenticationCode1", "12a456", Pattern::AuthenticationCode);
+        assert_eq!(
+            v.message(),
+            "1 validation error detected: Value at 'authenticationCode1' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\d]+"
+        );
+        v.sensitive_pattern("AuthenticationCode2", "123456", Pattern::AuthenticationCode);
+        assert_eq!(v.len(), 1);
+    }
+
+    #[test]
     fn sensitive_length_does_not_echo_the_value() {
         let mut v = ValidationErrors::new();
         v.sensitive_length("WebIdentityToken", "abc", 4, 20000);
@@ -637,6 +671,10 @@ mod tests {
         assert!(Pattern::TokenCode.matches(""));
         assert!(!Pattern::TokenCode.matches("12345a"));
         assert!(!Pattern::TokenCode.matches("١٢٣"));
+        assert!(Pattern::AuthenticationCode.matches("123456"));
+        assert!(!Pattern::AuthenticationCode.matches(""));
+        assert!(Pattern::IamSerialNumber.matches("arn:aws:iam::000000000000:mfa/phone"));
+        assert!(!Pattern::IamSerialNumber.matches(""));
         assert!(Pattern::AccessKeyId.matches("AKIAEXAMPLE_1"));
         assert!(!Pattern::AccessKeyId.matches(""));
         assert!(!Pattern::AccessKeyId.matches("AKIA-1"));
@@ -716,6 +754,8 @@ mod tests {
             Pattern::ExternalId,
             Pattern::SerialNumber,
             Pattern::TokenCode,
+            Pattern::IamSerialNumber,
+            Pattern::AuthenticationCode,
             Pattern::StsAccessKeyId,
             Pattern::AccessKeyId,
             Pattern::Name,

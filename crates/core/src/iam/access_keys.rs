@@ -6,42 +6,13 @@ use mayfly_store::{AccessKey, AccessKeyStatus, Mutation, User};
 use mayfly_token::SecretKey;
 use mayfly_wire::{AwsError, IAM_NAMESPACE, Pattern, QueryParams, ValidationErrors, XmlWriter};
 
-use super::common;
+use super::common::{self, Owner};
 use super::policies::{self, Target, encoding_failed, required};
 use crate::clock::from_unix;
 use crate::{ActionContext, ActionResult};
 
 /// Access keys per user, and for the root (iam-admin-api.md 14).
 const MAX_KEYS_PER_OWNER: usize = 2;
-
-/// Whose keys an action is about.
-struct KeyOwner {
-    account_id: String,
-    /// The user (display case); `None` for the account root.
-    user_name: Option<String>,
-}
-
-impl KeyOwner {
-    /// Whether `key` belongs to this owner (user names case-insensitively).
-    fn owns(&self, key: &AccessKey) -> bool {
-        key.account_id == self.account_id
-            && match (&self.user_name, &key.user_name) {
-                (None, None) => true,
-                (Some(a), Some(b)) => a.to_lowercase() == b.to_lowercase(),
-                _ => false,
-            }
-    }
-}
-
-/// Read the optional `UserName` (`existingUserNameType`).
-fn read_user_name(params: &mut QueryParams, v: &mut ValidationErrors) -> Option<String> {
-    let name = params.string("UserName");
-    if let Some(n) = &name {
-        v.length("UserName", n, 1, 128);
-        v.pattern("UserName", n, Pattern::Name);
-    }
-    name
-}
 
 /// Read the required `AccessKeyId` (16–128, `[\w]+`).
 fn read_access_key_id(params: &mut QueryParams, v: &mut ValidationErrors) -> Option<String> {
@@ -53,43 +24,6 @@ fn read_access_key_id(params: &mut QueryParams, v: &mut ValidationErrors) -> Opt
     id
 }
 
-/// The owner `UserName` names, or when omitted the caller: an IAM user (or
-/// its session) acts on its own keys, the root on the root's keys; other
-/// callers must name the user ("Must specify userName when calling with
-/// non-User credentials", as GetUser). `iam:{action}` is authorized on the
-/// owner's ARN.
-fn owner(
-    ctx: &ActionContext<'_>,
-    action: &str,
-    user_name: Option<String>,
-) -> Result<KeyOwner, AwsError> {
-    let caller = common::caller(ctx)?;
-    let account_id = caller.account_id.clone();
-    let name = match user_name {
-        Some(name) => name,
-        None => match caller.user_name() {
-            Some(name) => name.to_owned(),
-            None if caller.is_root() => {
-                policies::authorize(ctx, action, &crate::arn::root_arn(&account_id), &[], |_| {})?;
-                return Ok(KeyOwner {
-                    account_id,
-                    user_name: None,
-                });
-            }
-            None => {
-                return Err(AwsError::validation_message(
-                    "Must specify userName when calling with non-User credentials",
-                ));
-            }
-        },
-    };
-    let user = policies::load::<User>(ctx, action, &name, |_| {})?;
-    Ok(KeyOwner {
-        account_id,
-        user_name: Some(user.name),
-    })
-}
-
 fn key_not_found(access_key_id: &str) -> AwsError {
     common::no_such_entity(format!(
         "The Access Key with id {access_key_id} cannot be found"
@@ -99,12 +33,12 @@ fn key_not_found(access_key_id: &str) -> AwsError {
 /// The key `access_key_id` of `owner` in the freshest view, or `NoSuchEntity`.
 fn owned_key<'s>(
     snapshot: &'s mayfly_store::Snapshot,
-    owner: &KeyOwner,
+    owner: &Owner,
     access_key_id: &str,
 ) -> Result<&'s AccessKey, AwsError> {
     snapshot
         .access_key(access_key_id)
-        .filter(|key| owner.owns(key))
+        .filter(|key| owner.is(&key.account_id, key.user_name.as_deref()))
         .ok_or_else(|| key_not_found(access_key_id))
 }
 
@@ -117,10 +51,10 @@ pub(crate) async fn create_access_key(
     params: &mut QueryParams,
 ) -> ActionResult {
     let mut v = ValidationErrors::new();
-    let user_name = read_user_name(params, &mut v);
+    let user_name = common::read_optional_user_name(params, &mut v);
     params.finish_unknown()?;
     v.into_result()?;
-    let owner = owner(ctx, "CreateAccessKey", user_name)?;
+    let owner = common::owner(ctx, "CreateAccessKey", user_name)?;
     let access_key_id = mayfly_token::long_term_access_key_id(&owner.account_id, &ctx.core.rng)
         .map_err(|_| AwsError::internal())?;
     let secret = SecretKey::generate(&ctx.core.rng).map_err(|_| AwsError::internal())?;
@@ -176,11 +110,11 @@ pub(crate) fn list_access_keys(
     params: &mut QueryParams,
 ) -> ActionResult {
     let mut v = ValidationErrors::new();
-    let user_name = read_user_name(params, &mut v);
+    let user_name = common::read_optional_user_name(params, &mut v);
     let page = common::read_page(params, &mut v);
     params.finish_unknown()?;
     v.into_result()?;
-    let owner = owner(ctx, "ListAccessKeys", user_name)?;
+    let owner = common::owner(ctx, "ListAccessKeys", user_name)?;
     let items = ctx
         .view
         .snapshot
@@ -208,7 +142,7 @@ pub(crate) async fn update_access_key(
     params: &mut QueryParams,
 ) -> ActionResult {
     let mut v = ValidationErrors::new();
-    let user_name = read_user_name(params, &mut v);
+    let user_name = common::read_optional_user_name(params, &mut v);
     let access_key_id = read_access_key_id(params, &mut v);
     let status = policies::read_enum(params, &mut v, "Status", &["Active", "Inactive"]);
     let status = v.required("Status", status);
@@ -219,7 +153,7 @@ pub(crate) async fn update_access_key(
         "Active" => AccessKeyStatus::Active,
         _ => AccessKeyStatus::Inactive,
     };
-    let owner = owner(ctx, "UpdateAccessKey", user_name)?;
+    let owner = common::owner(ctx, "UpdateAccessKey", user_name)?;
     ctx.core
         .commit(|view| {
             let key = owned_key(&view.snapshot, &owner, &access_key_id)?;
@@ -240,12 +174,12 @@ pub(crate) async fn delete_access_key(
     params: &mut QueryParams,
 ) -> ActionResult {
     let mut v = ValidationErrors::new();
-    let user_name = read_user_name(params, &mut v);
+    let user_name = common::read_optional_user_name(params, &mut v);
     let access_key_id = read_access_key_id(params, &mut v);
     params.finish_unknown()?;
     v.into_result()?;
     let access_key_id = required(access_key_id)?;
-    let owner = owner(ctx, "DeleteAccessKey", user_name)?;
+    let owner = common::owner(ctx, "DeleteAccessKey", user_name)?;
     ctx.core
         .commit(|view| {
             let key = owned_key(&view.snapshot, &owner, &access_key_id)?;

@@ -75,6 +75,84 @@ pub(crate) fn account_id(ctx: &ActionContext<'_>) -> Result<String, AwsError> {
     Ok(caller(ctx)?.account_id.clone())
 }
 
+/// Whose credentials an action is about (access keys, MFA devices): an
+/// IAM user or the account root.
+#[derive(Debug, Clone)]
+pub(crate) struct Owner {
+    pub account_id: String,
+    /// The user (display case); `None` for the account root.
+    pub user_name: Option<String>,
+}
+
+impl Owner {
+    /// Whether the credential of `account_id` held by `user_name` (`None`:
+    /// the root) is this owner's; user names compare case-insensitively.
+    pub(crate) fn is(&self, account_id: &str, user_name: Option<&str>) -> bool {
+        self.account_id == account_id
+            && match (&self.user_name, user_name) {
+                (None, None) => true,
+                (Some(a), Some(b)) => a.to_lowercase() == b.to_lowercase(),
+                _ => false,
+            }
+    }
+}
+
+/// Read the optional `UserName` (`existingUserNameType`: 1–128).
+pub(crate) fn read_optional_user_name(
+    params: &mut QueryParams,
+    v: &mut ValidationErrors,
+) -> Option<String> {
+    let name = params.string("UserName");
+    if let Some(n) = &name {
+        v.length("UserName", n, 1, 128);
+        v.pattern("UserName", n, Pattern::Name);
+    }
+    name
+}
+
+/// The owner `UserName` names, or when omitted the caller: an IAM user (or
+/// its session) acts on its own credentials, the root on the root's; other
+/// callers must name the user ("Must specify userName when calling with
+/// non-User credentials", as GetUser). `iam:{action}` is authorized on the
+/// owner's ARN; a named user that does not exist is `NoSuchEntity`.
+pub(crate) fn owner(
+    ctx: &ActionContext<'_>,
+    action: &str,
+    user_name: Option<String>,
+) -> Result<Owner, AwsError> {
+    let caller = caller(ctx)?;
+    let account_id = caller.account_id.clone();
+    let name = match user_name {
+        Some(name) => name,
+        None => match caller.user_name() {
+            Some(name) => name.to_owned(),
+            None if caller.is_root() => {
+                super::policies::authorize(
+                    ctx,
+                    action,
+                    &crate::arn::root_arn(&account_id),
+                    &[],
+                    |_| {},
+                )?;
+                return Ok(Owner {
+                    account_id,
+                    user_name: None,
+                });
+            }
+            None => {
+                return Err(AwsError::validation_message(
+                    "Must specify userName when calling with non-User credentials",
+                ));
+            }
+        },
+    };
+    let user = super::policies::load::<mayfly_store::User>(ctx, action, &name, |_| {})?;
+    Ok(Owner {
+        account_id,
+        user_name: Some(user.name),
+    })
+}
+
 /// `Marker` / `MaxItems` (iam-admin-api.md 1.2).
 #[derive(Debug, Clone)]
 pub(crate) struct Page {

@@ -1,5 +1,6 @@
 //! The IAM admin actions (iam-admin-api.md): users, access keys, roles,
-//! inline and managed policies, attachments, boundaries, tags.
+//! inline and managed policies, attachments, boundaries, tags, identity
+//! providers and virtual MFA devices.
 //!
 //! Every action follows one shape: read and validate parameters, authorize
 //! `iam:{Action}` on the target's ARN in the caller's account, then either
@@ -8,6 +9,8 @@
 
 mod access_keys;
 mod common;
+mod mfa_devices;
+mod mfa_qr;
 mod oidc_providers;
 mod policies;
 mod roles;
@@ -129,6 +132,18 @@ pub(crate) async fn dispatch(
         "TagSAMLProvider" => saml_providers::tag_saml_provider(ctx, params).await,
         "UntagSAMLProvider" => saml_providers::untag_saml_provider(ctx, params).await,
         "ListSAMLProviderTags" => saml_providers::list_saml_provider_tags(ctx, params),
+        // Virtual MFA devices (10)
+        "CreateVirtualMFADevice" => mfa_devices::create_virtual_mfa_device(ctx, params).await,
+        "EnableMFADevice" => mfa_devices::enable_mfa_device(ctx, params).await,
+        "ResyncMFADevice" => mfa_devices::resync_mfa_device(ctx, params).await,
+        "DeactivateMFADevice" => mfa_devices::deactivate_mfa_device(ctx, params).await,
+        "DeleteVirtualMFADevice" => mfa_devices::delete_virtual_mfa_device(ctx, params).await,
+        "ListMFADevices" => mfa_devices::list_mfa_devices(ctx, params),
+        "ListVirtualMFADevices" => mfa_devices::list_virtual_mfa_devices(ctx, params),
+        "GetMFADevice" => mfa_devices::get_mfa_device(ctx, params),
+        "TagMFADevice" => mfa_devices::tag_mfa_device(ctx, params).await,
+        "UntagMFADevice" => mfa_devices::untag_mfa_device(ctx, params).await,
+        "ListMFADeviceTags" => mfa_devices::list_mfa_device_tags(ctx, params),
         other => Err(AwsError::invalid_action(
             crate::truncate(other, 128),
             mayfly_wire::IAM_VERSION,

@@ -1,0 +1,175 @@
+//! Virtual MFA devices as STS and IAM both use them: the seed sealed under
+//! the master key, used codes remembered across nodes, and the sign-in
+//! check of GetSessionToken and AssumeRole (sts-api.md 8).
+//!
+//! Seeds and codes never reach a log, an error message or an audit event:
+//! failures are logged with the device's serial number and the reason only.
+
+use mayfly_store::MfaDevice;
+use mayfly_token::totp::{self, TotpSeed};
+use mayfly_wire::AwsError;
+
+use crate::auth::Caller;
+use crate::{ActionContext, Core};
+
+/// The `Store::record_first_use` scope of used TOTP steps.
+const USED_CODE_SCOPE: &str = "mfa";
+
+/// The label binding a sealed seed to its device's serial number.
+pub(crate) fn seed_label(serial_number: &str) -> String {
+    format!("mayfly/mfa-seed/{serial_number}")
+}
+
+/// Seal a seed's base32 text for the device `serial_number`.
+pub(crate) fn seal_seed(
+    core: &Core,
+    serial_number: &str,
+    seed: &TotpSeed,
+) -> Result<Vec<u8>, AwsError> {
+    core.master_key
+        .seal(
+            seed.to_base32().as_bytes(),
+            &seed_label(serial_number),
+            &core.rng,
+        )
+        .map_err(|error| {
+            tracing::error!(%error, serial_number, "sealing an MFA seed failed");
+            AwsError::internal()
+        })
+}
+
+/// Open the seed of `device`. A seed that does not open (another master
+/// key, a damaged row) is an internal failure, logged without the seed.
+pub(crate) fn open_seed(core: &Core, device: &MfaDevice) -> Result<TotpSeed, AwsError> {
+    let serial_number = device.serial_number();
+    let text = core
+        .master_key
+        .open(&device.seed_sealed, &seed_label(&serial_number))
+        .map_err(|error| {
+            tracing::error!(%error, %serial_number, "a stored MFA seed does not open under the master key");
+            AwsError::internal()
+        })?;
+    let text = std::str::from_utf8(&text).map_err(|_| {
+        tracing::error!(%serial_number, "a stored MFA seed is not text");
+        AwsError::internal()
+    })?;
+    TotpSeed::from_base32(text).map_err(|error| {
+        tracing::error!(%error, %serial_number, "a stored MFA seed is not base32");
+        AwsError::internal()
+    })
+}
+
+/// Remember that the code of `step` of `device` was used at `now`;
+/// `false` when it was used before (a replay). Shared by every node through
+/// the store, and kept until no window could accept it again. The id names
+/// the device's creation time too, so a device re-created under the same
+/// name starts with no used codes.
+pub(crate) async fn first_use(
+    core: &Core,
+    device: &MfaDevice,
+    step: u64,
+    now: u64,
+) -> Result<bool, AwsError> {
+    let id = format!("{}#{}#{step}", device.serial_number(), device.created_at);
+    core.store
+        .record_first_use(USED_CODE_SCOPE, &id, totp::replay_horizon(now), now)
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, "recording an MFA code's use failed");
+            AwsError::service_failure()
+        })
+}
+
+/// Whether `device` is assigned to the user `user_name` (case-insensitive)
+/// or, for `None`, to the account root.
+pub(crate) fn is_assigned_to(device: &MfaDevice, user_name: Option<&str>) -> bool {
+    match (
+        device.assignment.as_ref().map(|a| a.user_name.as_deref()),
+        user_name,
+    ) {
+        (Some(None), None) => true,
+        (Some(Some(a)), Some(b)) => a.to_lowercase() == b.to_lowercase(),
+        _ => false,
+    }
+}
+
+/// Why an MFA sign-in was refused; the one place these become AWS errors
+/// (sts-api.md 8: 403 `AccessDenied` with AWS's two messages).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SignInRefusal {
+    /// The caller is not an IAM user (or the root), or no device with this
+    /// serial number is assigned to it.
+    NotAssociated,
+    /// The code is not the device's code for any step of the window.
+    WrongCode,
+    /// The code was right but already used for this device.
+    Replayed,
+}
+
+impl SignInRefusal {
+    fn reason(self) -> &'static str {
+        match self {
+            SignInRefusal::NotAssociated => "no such device is assigned to the caller",
+            SignInRefusal::WrongCode => "the code matches no step of the window",
+            SignInRefusal::Replayed => "the code was already used",
+        }
+    }
+}
+
+impl From<SignInRefusal> for AwsError {
+    fn from(refusal: SignInRefusal) -> Self {
+        match refusal {
+            SignInRefusal::NotAssociated => AwsError::access_denied(
+                "MultiFactorAuthentication failed, unable to validate MFA code. Please verify your MFA serial number is valid and associated with this user.",
+            ),
+            SignInRefusal::WrongCode | SignInRefusal::Replayed => AwsError::access_denied(
+                "MultiFactorAuthentication failed with invalid MFA one time pass code.",
+            ),
+        }
+    }
+}
+
+/// The MFA check of GetSessionToken and AssumeRole: `serial_number` must
+/// be a device assigned to the caller (an IAM user, its GetSessionToken
+/// session, or the root), `code` its code for the previous, current or
+/// next step (shifted by the device's drift), not used before. Returns the
+/// time MFA was authenticated (now, unix seconds).
+pub(crate) async fn verify_sign_in(
+    ctx: &ActionContext<'_>,
+    caller: &Caller,
+    serial_number: &str,
+    code: &str,
+) -> Result<u64, AwsError> {
+    let now = ctx.core.clock.unix_now();
+    let refused = |refusal: SignInRefusal| {
+        tracing::info!(
+            serial_number = %crate::truncate(serial_number, 256),
+            caller = %caller.arn,
+            reason = refusal.reason(),
+            "MFA sign-in refused"
+        );
+        AwsError::from(refusal)
+    };
+    let owner = if caller.is_root() {
+        Some(None)
+    } else {
+        caller.user_name().map(Some)
+    };
+    let device = owner.and_then(|owner| {
+        ctx.view
+            .snapshot
+            .mfa_device(serial_number)
+            .filter(|d| d.account_id == caller.account_id && is_assigned_to(d, owner))
+    });
+    let Some(device) = device else {
+        return Err(refused(SignInRefusal::NotAssociated));
+    };
+    let seed = open_seed(ctx.core, device)?;
+    let Some(step) = seed.verify(code, now, device.drift_steps) else {
+        return Err(refused(SignInRefusal::WrongCode));
+    };
+    if !first_use(ctx.core, device, step, now).await? {
+        return Err(refused(SignInRefusal::Replayed));
+    }
+    Ok(now)
+}
