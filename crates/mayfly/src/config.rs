@@ -27,12 +27,57 @@ pub struct StoreArgs {
     /// The data directory (SQLite database and keys).
     #[arg(long, env = "MAYFLY_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
     data_dir: PathBuf,
+    /// The store shared by several nodes: a `postgres://` or
+    /// `postgresql://` URL [default: SQLite in the data directory]. The
+    /// master key still comes from MAYFLY_MASTER_KEY or the data directory.
+    #[arg(long, env = "MAYFLY_STORE_URL", hide_env_values = true)]
+    store_url: Option<String>,
 }
 
 impl StoreArgs {
-    /// The data directory.
-    pub fn data_dir(&self) -> PathBuf {
-        self.data_dir.clone()
+    /// Open the store these flags name (admin commands never create a
+    /// data directory).
+    pub async fn open(&self) -> Result<crate::data_dir::Opened> {
+        let store_url = self.store_url.as_deref().map(StoreUrl::parse).transpose()?;
+        crate::data_dir::open_existing(&self.data_dir, store_url.as_ref()).await
+    }
+}
+
+/// A `--store-url`: a PostgreSQL URL, validated; shown only with its
+/// password masked.
+#[derive(Clone)]
+pub struct StoreUrl(String);
+
+impl StoreUrl {
+    /// Accept `postgres://` and `postgresql://` URLs; anything else is an
+    /// error naming the scheme (never the URL's secrets).
+    pub fn parse(text: &str) -> Result<Self> {
+        match text.split_once("://") {
+            Some(_) if mayfly_store::is_postgres_url(text) => Ok(StoreUrl(text.to_owned())),
+            Some((scheme, _)) => bail!(
+                "--store-url: scheme `{scheme}` is not supported; give a postgres:// or postgresql:// URL, or omit the flag for SQLite in the data directory"
+            ),
+            None => bail!(
+                "--store-url is not a URL; give a postgres:// or postgresql:// URL, or omit the flag for SQLite in the data directory"
+            ),
+        }
+    }
+
+    /// The URL itself, for connecting only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for StoreUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&mayfly_store::redact_url(&self.0))
+    }
+}
+
+impl std::fmt::Debug for StoreUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StoreUrl({self})")
     }
 }
 
@@ -46,6 +91,11 @@ pub struct ServeArgs {
     /// The data directory [default: ./mayfly-data].
     #[arg(long, env = "MAYFLY_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// The store shared by several nodes: a `postgres://` or
+    /// `postgresql://` URL [default: SQLite in the data directory]. Keys
+    /// and the S3 built-in store stay in the data directory.
+    #[arg(long, env = "MAYFLY_STORE_URL", hide_env_values = true)]
+    store_url: Option<String>,
     /// API listen address: STS and IAM [default: 127.0.0.1:7400].
     #[arg(long, env = "MAYFLY_LISTEN")]
     listen: Option<SocketAddr>,
@@ -144,6 +194,7 @@ pub struct ServeArgs {
 #[serde(deny_unknown_fields)]
 struct ConfigFile {
     data_dir: Option<PathBuf>,
+    store_url: Option<String>,
     listen: Option<SocketAddr>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
@@ -187,6 +238,8 @@ impl RootKeyEnv {
 #[derive(Debug)]
 pub struct Settings {
     pub data_dir: PathBuf,
+    /// The shared PostgreSQL store; `None`: SQLite in the data directory.
+    pub store_url: Option<StoreUrl>,
     pub listen: SocketAddr,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
@@ -305,6 +358,12 @@ impl ServeArgs {
         if !matches!(log_format.as_str(), "text" | "json") {
             bail!("log format `{log_format}` is neither text nor json");
         }
+        let store_url = self
+            .store_url
+            .or(file.store_url)
+            .as_deref()
+            .map(StoreUrl::parse)
+            .transpose()?;
         let root_key = root_key_from_env()?;
         let clock_offset_seconds = match std::env::var("MAYFLY_TEST_CLOCK_OFFSET_SECONDS") {
             Ok(text) => text
@@ -317,6 +376,7 @@ impl ServeArgs {
                 .data_dir
                 .or(file.data_dir)
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            store_url,
             listen,
             tls_cert,
             tls_key,
@@ -428,6 +488,25 @@ mod tests {
             command.serve.resolve().unwrap_err().to_string(),
             "--iot-listen, --iot-tls-cert and --iot-tls-key go together: the IoT listener always uses mutual TLS"
         );
+    }
+
+    #[test]
+    fn store_urls_are_postgres_urls_shown_without_their_password() {
+        let url = StoreUrl::parse("postgresql://mayfly:hunter2@db:5432/iam").unwrap();
+        assert_eq!(url.to_string(), "postgresql://mayfly:***@db:5432/iam");
+        assert!(!format!("{url:?}").contains("hunter2"));
+        let error = StoreUrl::parse("mysql://root:hunter2@db/iam").unwrap_err();
+        assert!(error.to_string().contains("scheme `mysql`"), "{error}");
+        assert!(!error.to_string().contains("hunter2"), "{error}");
+        let error = StoreUrl::parse("hunter2").unwrap_err();
+        assert!(!error.to_string().contains("hunter2"), "{error}");
+    }
+
+    #[test]
+    fn config_file_reads_the_store_url() {
+        let file: ConfigFile =
+            toml::from_str("store_url = \"postgres://mayfly@db/iam\"\n").unwrap();
+        assert_eq!(file.store_url.as_deref(), Some("postgres://mayfly@db/iam"));
     }
 
     #[test]

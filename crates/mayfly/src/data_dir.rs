@@ -1,6 +1,7 @@
 //! The data directory: the SQLite database, the master key file and the
 //! generated root credentials — created at first start with owner-only
-//! permissions.
+//! permissions. With a store URL the configuration lives in PostgreSQL
+//! instead, shared by several nodes; the data directory keeps the rest.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -9,8 +10,10 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use aws_lc_rs::rand::SystemRandom;
 use mayfly_core::admin::RootCredentials;
-use mayfly_store::{SqliteStore, Store};
+use mayfly_store::{PostgresStore, SqliteStore, Store};
 use mayfly_token::MasterKey;
+
+use crate::config::StoreUrl;
 
 const DATABASE: &str = "mayfly.db";
 const MASTER_KEY_FILE: &str = "master.key";
@@ -24,9 +27,15 @@ pub struct Opened {
 }
 
 /// Open the data directory, creating it, the database and the master key
-/// at first start (`mayfly serve`).
-pub async fn open_or_create(dir: &Path) -> Result<Opened> {
+/// at first start (`mayfly serve`). With `store_url` the store is that
+/// PostgreSQL database (its schema created at first connection) and no
+/// SQLite file is made.
+pub async fn open_or_create(dir: &Path, store_url: Option<&StoreUrl>) -> Result<Opened> {
     create_private_dir(dir)?;
+    let shared = match store_url {
+        Some(url) => Some((open_postgres(url).await?, url)),
+        None => None,
+    };
     let master_key = match master_key_from_env()? {
         Some(key) => key,
         None => {
@@ -34,6 +43,16 @@ pub async fn open_or_create(dir: &Path) -> Result<Opened> {
             if path.exists() {
                 read_master_key(&path)?
             } else {
+                // A new key for a shared store another node already
+                // initialized could open none of its sealed secrets.
+                if let Some((store, url)) = &shared
+                    && store.generation().await? > 0
+                {
+                    bail!(
+                        "the store {url} already holds data sealed under another node's master key; give this node the same MAYFLY_MASTER_KEY, or copy master.key from the first node's data directory into {}",
+                        dir.display()
+                    );
+                }
                 let key = MasterKey::generate(&SystemRandom::new())
                     .map_err(|e| anyhow::anyhow!("generating the master key: {e}"))?;
                 write_private(&path, key.to_encoded().as_bytes())?;
@@ -42,6 +61,9 @@ pub async fn open_or_create(dir: &Path) -> Result<Opened> {
             }
         }
     };
+    if let Some((store, _)) = shared {
+        return Ok(Opened { store, master_key });
+    }
     let database = dir.join(DATABASE);
     if !database.exists() {
         // Sealed secrets live in it: owner-only from the first byte.
@@ -57,7 +79,19 @@ pub async fn open_or_create(dir: &Path) -> Result<Opened> {
 }
 
 /// Open an initialized data directory (admin commands); never creates one.
-pub async fn open_existing(dir: &Path) -> Result<Opened> {
+/// With `store_url` the store is that PostgreSQL database and the
+/// directory only provides the master key (unless MAYFLY_MASTER_KEY does).
+pub async fn open_existing(dir: &Path, store_url: Option<&StoreUrl>) -> Result<Opened> {
+    if let Some(url) = store_url {
+        let master_key = match master_key_from_env()? {
+            Some(key) => key,
+            None => read_master_key(&dir.join(MASTER_KEY_FILE))?,
+        };
+        return Ok(Opened {
+            store: open_postgres(url).await?,
+            master_key,
+        });
+    }
     let database = dir.join(DATABASE);
     if !database.exists() {
         bail!(
@@ -77,6 +111,15 @@ pub async fn open_existing(dir: &Path) -> Result<Opened> {
         store: Arc::new(store),
         master_key,
     })
+}
+
+/// Connect to the PostgreSQL store; messages show the URL without its
+/// password.
+async fn open_postgres(url: &StoreUrl) -> Result<Arc<dyn Store>> {
+    let store = PostgresStore::connect(url.expose())
+        .await
+        .with_context(|| format!("opening the store {url}"))?;
+    Ok(Arc::new(store))
 }
 
 /// Write the generated root key to `DATA_DIR/root-credentials` (0600,

@@ -203,7 +203,7 @@ async fn run(cli: Cli) -> Result<()> {
             command: AccountCommand::Create { id, store },
         } => {
             init_logging("text", "warn");
-            let opened = data_dir::open_existing(&store.data_dir()).await?;
+            let opened = store.open().await?;
             let now = unix_now();
             let credentials = mayfly_core::admin::create_account(
                 opened.store.as_ref(),
@@ -223,7 +223,7 @@ async fn run(cli: Cli) -> Result<()> {
             store,
         } => {
             init_logging("text", "warn");
-            let opened = data_dir::open_existing(&store.data_dir()).await?;
+            let opened = store.open().await?;
             mayfly_core::admin::revoke_key(opened.store.as_ref(), &access_key_id, unix_now())
                 .await?;
             println!("temporary key {access_key_id} is revoked");
@@ -235,7 +235,7 @@ async fn run(cli: Cli) -> Result<()> {
             store,
         } => {
             init_logging("text", "warn");
-            let opened = data_dir::open_existing(&store.data_dir()).await?;
+            let opened = store.open().await?;
             let cutoff = mayfly_core::admin::revoke_sessions(
                 opened.store.as_ref(),
                 &account,
@@ -261,7 +261,7 @@ async fn run(cli: Cli) -> Result<()> {
             command: KeysCommand::Rotate { store },
         } => {
             init_logging("text", "warn");
-            let opened = data_dir::open_existing(&store.data_dir()).await?;
+            let opened = store.open().await?;
             let id = mayfly_core::admin::rotate_keys(
                 opened.store.as_ref(),
                 &opened.master_key,
@@ -275,7 +275,7 @@ async fn run(cli: Cli) -> Result<()> {
             command: KeysCommand::List { store },
         } => {
             init_logging("text", "warn");
-            let opened = data_dir::open_existing(&store.data_dir()).await?;
+            let opened = store.open().await?;
             let keys = mayfly_core::admin::list_keys(opened.store.as_ref()).await?;
             println!("{:<6} {:<8} {:<22} retired", "id", "state", "created");
             for key in keys {
@@ -312,7 +312,7 @@ async fn role_alias(command: RoleAliasCommand) -> Result<()> {
             region,
             store,
         } => {
-            let opened = data_dir::open_existing(&store.data_dir()).await?;
+            let opened = store.open().await?;
             let alias = mayfly_core::iot::create_role_alias(
                 opened.store.as_ref(),
                 &mayfly_core::iot::NewRoleAlias {
@@ -331,7 +331,7 @@ async fn role_alias(command: RoleAliasCommand) -> Result<()> {
             );
         }
         RoleAliasCommand::List { account, store } => {
-            let opened = data_dir::open_existing(&store.data_dir()).await?;
+            let opened = store.open().await?;
             let aliases =
                 mayfly_core::iot::list_role_aliases(opened.store.as_ref(), &account).await?;
             println!("alias\tarn\trole\tduration\tcreated");
@@ -351,7 +351,7 @@ async fn role_alias(command: RoleAliasCommand) -> Result<()> {
             account,
             store,
         } => {
-            let opened = data_dir::open_existing(&store.data_dir()).await?;
+            let opened = store.open().await?;
             mayfly_core::iot::delete_role_alias(opened.store.as_ref(), &account, &role_alias)
                 .await?;
             println!("role alias {role_alias} is deleted");
@@ -364,7 +364,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let started = std::time::Instant::now();
     let mut settings = args.resolve()?;
     init_logging(&settings.log_format, "info");
-    let opened = data_dir::open_or_create(&settings.data_dir).await?;
+    let opened = data_dir::open_or_create(&settings.data_dir, settings.store_url.as_ref()).await?;
+    if let Some(url) = &settings.store_url {
+        tracing::info!(store = %url, "configuration store: PostgreSQL");
+    }
     let clock: Arc<dyn mayfly_core::Clock> = Arc::new(mayfly_core::SystemClock::with_offset(
         settings.clock_offset_seconds,
     ));

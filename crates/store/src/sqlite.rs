@@ -14,15 +14,16 @@ use tokio::sync::{mpsc, oneshot};
 use crate::entity::{Mutation, StoredRow};
 use crate::error::StoreError;
 use crate::sqlite_uses::{self, UseRequest};
-use crate::store::{Store, StoreFuture};
+use crate::store::{Store, StoreFuture, finish, generation_from};
 
 /// How long a writer waits for another process's write lock before failing.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Schema migrations, applied in order at open; `meta.schema_version` counts
-/// the ones applied. Plain SQL kept close to what PostgreSQL accepts so the
-/// second engine is a straight port. Never edit a released step: append.
-const MIGRATIONS: &[&[&str]] = &[
+/// the ones applied. Plain SQL kept close to what PostgreSQL accepts:
+/// `crate::postgres::MIGRATIONS` ports each step. Never edit a released
+/// step: append, in both engines.
+pub(crate) const MIGRATIONS: &[&[&str]] = &[
     &[
         "CREATE TABLE IF NOT EXISTS entities (
         kind TEXT NOT NULL,
@@ -194,25 +195,6 @@ impl Store for SqliteStore {
     }
 }
 
-/// Commit on success, roll back on failure (returning the original error).
-async fn finish<T>(
-    tx: Transaction<'static, Sqlite>,
-    result: Result<T, StoreError>,
-) -> Result<T, StoreError> {
-    match result {
-        Ok(value) => {
-            tx.commit().await?;
-            Ok(value)
-        }
-        Err(error) => {
-            if let Err(rollback) = tx.rollback().await {
-                tracing::warn!(error = %rollback, "rollback failed");
-            }
-            Err(error)
-        }
-    }
-}
-
 async fn migrate_in(tx: &mut Transaction<'static, Sqlite>) -> Result<(), StoreError> {
     sqlx::query(
         "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL)",
@@ -318,10 +300,6 @@ async fn apply_in(
     .fetch_one(&mut **tx)
     .await?;
     generation_from(generation)
-}
-
-fn generation_from(value: i64) -> Result<u64, StoreError> {
-    u64::try_from(value).map_err(|_| StoreError::Database("negative generation".to_owned()))
 }
 
 #[cfg(test)]

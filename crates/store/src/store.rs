@@ -10,7 +10,7 @@ use crate::error::StoreError;
 /// A boxed `Send` future, so `Store` stays object-safe (`Arc<dyn Store>`).
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// A storage engine (SQLite now, PostgreSQL later; one conformance suite for both).
+/// A storage engine (SQLite and PostgreSQL; one conformance suite for both).
 ///
 /// Every engine keeps the same contract: a batch is applied in one transaction
 /// and bumps the generation exactly once; a failing batch changes nothing.
@@ -44,4 +44,29 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         expires_at: u64,
         now: u64,
     ) -> StoreFuture<'_, Result<bool, StoreError>>;
+}
+
+/// Commit on success, roll back on failure (returning the original error):
+/// how every SQL engine ends a transaction.
+pub(crate) async fn finish<DB: sqlx::Database, T>(
+    tx: sqlx::Transaction<'_, DB>,
+    result: Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    match result {
+        Ok(value) => {
+            tx.commit().await?;
+            Ok(value)
+        }
+        Err(error) => {
+            if let Err(rollback) = tx.rollback().await {
+                tracing::warn!(error = %rollback, "rollback failed");
+            }
+            Err(error)
+        }
+    }
+}
+
+/// A generation as stored (a signed SQL integer) as the trait's `u64`.
+pub(crate) fn generation_from(value: i64) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| StoreError::Database("negative generation".to_owned()))
 }
