@@ -180,6 +180,8 @@ pub struct Core {
     pub(crate) saml: saml::SamlState,
     /// Roles Anywhere trust anchors, profiles and CRLs.
     pub(crate) rolesanywhere: rolesanywhere::State,
+    /// Recent wrong MFA codes per device (this node's).
+    pub(crate) mfa_wrong_codes: mfa::WrongCodes,
 }
 
 impl Core {
@@ -213,6 +215,7 @@ impl Core {
             write_lock: tokio::sync::Mutex::new(()),
             oidc_keys: Arc::new(NoOidcKeySource),
             saml: saml::SamlState::default(),
+            mfa_wrong_codes: mfa::WrongCodes::default(),
             rolesanywhere: rolesanywhere::State::default(),
         })
     }

@@ -5,6 +5,9 @@
 //! Seeds and codes never reach a log, an error message or an audit event:
 //! failures are logged with the device's serial number and the reason only.
 
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
 use mayfly_store::MfaDevice;
 use mayfly_token::totp::{self, TotpSeed};
 use mayfly_wire::AwsError;
@@ -93,6 +96,61 @@ pub(crate) fn is_assigned_to(device: &MfaDevice, user_name: Option<&str>) -> boo
     }
 }
 
+/// Wrong codes a device may take within [`WRONG_CODE_WINDOW_SECONDS`] of the
+/// first; after that its sign-ins are refused, right codes included, until
+/// the window ends. One guess matches with a chance of 3 in a million
+/// (three steps are accepted), so a thief holding a user's key, without
+/// the device, gets about 1,440 guesses a day per node instead of as many
+/// as the server can answer.
+pub(crate) const MAX_WRONG_CODES: u32 = 5;
+/// See [`MAX_WRONG_CODES`].
+pub(crate) const WRONG_CODE_WINDOW_SECONDS: u64 = 300;
+/// Devices tracked before windows that ended are dropped.
+const TRACKED_DEVICES: usize = 10_000;
+
+/// This node's count of recent wrong codes per device (by serial number
+/// and creation time). Kept in memory: each node limits the guesses it
+/// answers, and a restart forgets (SECURITY.md).
+#[derive(Debug, Default)]
+pub(crate) struct WrongCodes {
+    /// The window's start and the wrong codes in it.
+    by_device: Mutex<HashMap<String, (u64, u32)>>,
+}
+
+impl WrongCodes {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u64, u32)>> {
+        self.by_device
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether `device` took [`MAX_WRONG_CODES`] in the window open at `now`.
+    fn locked(&self, device: &str, now: u64) -> bool {
+        self.lock().get(device).is_some_and(|&(start, count)| {
+            count >= MAX_WRONG_CODES && now < start.saturating_add(WRONG_CODE_WINDOW_SECONDS)
+        })
+    }
+
+    /// Count a wrong code for `device` at `now`.
+    fn record(&self, device: &str, now: u64) {
+        let mut by_device = self.lock();
+        if by_device.len() >= TRACKED_DEVICES {
+            by_device
+                .retain(|_, &mut (start, _)| now < start.saturating_add(WRONG_CODE_WINDOW_SECONDS));
+        }
+        let entry = by_device.entry(device.to_owned()).or_insert((now, 0));
+        if now >= entry.0.saturating_add(WRONG_CODE_WINDOW_SECONDS) {
+            *entry = (now, 0);
+        }
+        entry.1 = entry.1.saturating_add(1);
+    }
+
+    /// A right code: the count starts over.
+    fn clear(&self, device: &str) {
+        self.lock().remove(device);
+    }
+}
+
 /// Why an MFA sign-in was refused; the one place these become AWS errors
 /// (sts-api.md 8: 403 `AccessDenied` with AWS's two messages).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +162,8 @@ enum SignInRefusal {
     WrongCode,
     /// The code was right but already used for this device.
     Replayed,
+    /// The device took [`MAX_WRONG_CODES`] wrong codes in the current window.
+    TooManyWrongCodes,
 }
 
 impl SignInRefusal {
@@ -112,6 +172,7 @@ impl SignInRefusal {
             SignInRefusal::NotAssociated => "no such device is assigned to the caller",
             SignInRefusal::WrongCode => "the code matches no step of the window",
             SignInRefusal::Replayed => "the code was already used",
+            SignInRefusal::TooManyWrongCodes => "too many wrong codes for the device",
         }
     }
 }
@@ -122,7 +183,9 @@ impl From<SignInRefusal> for AwsError {
             SignInRefusal::NotAssociated => AwsError::access_denied(
                 "MultiFactorAuthentication failed, unable to validate MFA code. Please verify your MFA serial number is valid and associated with this user.",
             ),
-            SignInRefusal::WrongCode | SignInRefusal::Replayed => AwsError::access_denied(
+            SignInRefusal::WrongCode
+            | SignInRefusal::Replayed
+            | SignInRefusal::TooManyWrongCodes => AwsError::access_denied(
                 "MultiFactorAuthentication failed with invalid MFA one time pass code.",
             ),
         }
@@ -164,12 +227,19 @@ pub(crate) async fn verify_sign_in(
     let Some(device) = device else {
         return Err(refused(SignInRefusal::NotAssociated));
     };
+    let tracked = format!("{}#{}", device.serial_number(), device.created_at);
+    let wrong_codes = &ctx.core.mfa_wrong_codes;
+    if wrong_codes.locked(&tracked, now) {
+        return Err(refused(SignInRefusal::TooManyWrongCodes));
+    }
     let seed = open_seed(ctx.core, device)?;
     let Some(step) = seed.verify(code, now, device.drift_steps) else {
+        wrong_codes.record(&tracked, now);
         return Err(refused(SignInRefusal::WrongCode));
     };
     if !first_use(ctx.core, device, step, now).await? {
         return Err(refused(SignInRefusal::Replayed));
     }
+    wrong_codes.clear(&tracked);
     Ok(now)
 }

@@ -615,6 +615,56 @@ async fn a_code_two_steps_old_or_ahead_is_refused_and_one_step_either_side_is_ac
 }
 
 #[tokio::test]
+async fn five_wrong_codes_lock_the_device_for_five_minutes_right_codes_included() {
+    let h = Harness::new().await;
+    let alice = h.user_with_key("alice", None).await;
+    let device = h.create_device("alice").await;
+    h.enable("alice", &device).await;
+    h.advance(3 * totp::STEP_SECONDS);
+    let wrong = |h: &Harness| {
+        format!(
+            "{:06}",
+            (h.code(&device, 0).parse::<u32>().unwrap() + 500_000) % 1_000_000
+        )
+    };
+    for _ in 0..5 {
+        let refused = h.session_token(&alice, &device.serial, &wrong(&h)).await;
+        assert_eq!(message_of(&refused), INVALID_CODE, "{}", refused.body);
+    }
+    // Locked: the right code is refused alike, and says nothing more.
+    let locked = h
+        .session_token(&alice, &device.serial, &h.code(&device, 0))
+        .await;
+    assert_eq!(refusal(&locked), (403, "AccessDenied"), "{}", locked.body);
+    assert_eq!(message_of(&locked), INVALID_CODE);
+    // Four minutes on: still locked.
+    h.advance(240);
+    let locked = h
+        .session_token(&alice, &device.serial, &h.code(&device, 0))
+        .await;
+    assert_eq!(message_of(&locked), INVALID_CODE, "{}", locked.body);
+    // Five minutes after the first wrong code the window has ended.
+    h.advance(61);
+    let accepted = h
+        .session_token(&alice, &device.serial, &h.code(&device, 0))
+        .await;
+    assert_eq!(accepted.status, 200, "{}", accepted.body);
+    // A right code starts the count over: four wrong codes, then a right
+    // one, then four more still leave the device usable.
+    h.advance(totp::STEP_SECONDS);
+    for round in 0..2 {
+        for _ in 0..4 {
+            let refused = h.session_token(&alice, &device.serial, &wrong(&h)).await;
+            assert_eq!(message_of(&refused), INVALID_CODE, "{}", refused.body);
+        }
+        let accepted = h
+            .session_token(&alice, &device.serial, &h.code(&device, round))
+            .await;
+        assert_eq!(accepted.status, 200, "round {round}: {}", accepted.body);
+    }
+}
+
+#[tokio::test]
 async fn a_code_used_to_enable_the_device_cannot_sign_in() {
     let h = Harness::new().await;
     let alice = h.user_with_key("alice", None).await;
