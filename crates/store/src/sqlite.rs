@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::entity::{Mutation, StoredRow};
 use crate::error::StoreError;
 use crate::sqlite_uses::{self, UseRequest};
-use crate::store::{Store, StoreFuture, finish, generation_from};
+use crate::store::{EntityStatements, Store, StoreFuture, finish, generation_from};
 
 /// How long a writer waits for another process's write lock before failing.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -230,69 +230,29 @@ async fn migrate_in(tx: &mut Transaction<'static, Sqlite>) -> Result<(), StoreEr
     Ok(())
 }
 
+/// The entity statements (kind, key, value bound in that order).
+const ENTITY_STATEMENTS: EntityStatements = EntityStatements {
+    insert: "INSERT INTO entities (kind, key, value) VALUES (?1, ?2, ?3)
+             ON CONFLICT (kind, key) DO NOTHING",
+    update: "UPDATE entities SET value = ?3 WHERE kind = ?1 AND key = ?2",
+    put: "INSERT INTO entities (kind, key, value) VALUES (?1, ?2, ?3)
+          ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value",
+    delete: "DELETE FROM entities WHERE kind = ?1 AND key = ?2",
+};
+
 async fn apply_in(
     tx: &mut Transaction<'static, Sqlite>,
     mutations: &[Mutation],
 ) -> Result<u64, StoreError> {
     for mutation in mutations {
-        match mutation {
-            Mutation::Insert { kind, key, value } => {
-                let done = sqlx::query(
-                    "INSERT INTO entities (kind, key, value) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (kind, key) DO NOTHING",
-                )
-                .bind(kind)
-                .bind(key)
-                .bind(value)
-                .execute(&mut **tx)
-                .await?;
-                if done.rows_affected() == 0 {
-                    return Err(StoreError::AlreadyExists {
-                        kind: kind.clone(),
-                        key: key.clone(),
-                    });
-                }
-            }
-            Mutation::Update { kind, key, value } => {
-                let done =
-                    sqlx::query("UPDATE entities SET value = ?3 WHERE kind = ?1 AND key = ?2")
-                        .bind(kind)
-                        .bind(key)
-                        .bind(value)
-                        .execute(&mut **tx)
-                        .await?;
-                if done.rows_affected() == 0 {
-                    return Err(StoreError::NotFound {
-                        kind: kind.clone(),
-                        key: key.clone(),
-                    });
-                }
-            }
-            Mutation::Put { kind, key, value } => {
-                sqlx::query(
-                    "INSERT INTO entities (kind, key, value) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value",
-                )
-                .bind(kind)
-                .bind(key)
-                .bind(value)
-                .execute(&mut **tx)
-                .await?;
-            }
-            Mutation::Delete { kind, key } => {
-                let done = sqlx::query("DELETE FROM entities WHERE kind = ?1 AND key = ?2")
-                    .bind(kind)
-                    .bind(key)
-                    .execute(&mut **tx)
-                    .await?;
-                if done.rows_affected() == 0 {
-                    return Err(StoreError::NotFound {
-                        kind: kind.clone(),
-                        key: key.clone(),
-                    });
-                }
-            }
+        let statement = ENTITY_STATEMENTS.of(mutation);
+        let mut query = sqlx::query(statement.sql)
+            .bind(statement.kind)
+            .bind(statement.key);
+        if let Some(value) = statement.value {
+            query = query.bind(value);
         }
+        statement.check(query.execute(&mut **tx).await?.rows_affected())?;
     }
     let generation: i64 = sqlx::query_scalar(
         "UPDATE meta SET value = value + 1 WHERE name = 'generation' RETURNING value",

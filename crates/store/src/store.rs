@@ -70,3 +70,60 @@ pub(crate) async fn finish<DB: sqlx::Database, T>(
 pub(crate) fn generation_from(value: i64) -> Result<u64, StoreError> {
     u64::try_from(value).map_err(|_| StoreError::Database("negative generation".to_owned()))
 }
+
+/// An engine's SQL for the four mutations, each binding the kind, the key
+/// and (but `delete`) the value as its first, second and third parameter.
+pub(crate) struct EntityStatements {
+    pub insert: &'static str,
+    pub update: &'static str,
+    pub put: &'static str,
+    pub delete: &'static str,
+}
+
+/// One mutation as an engine runs it: its statement, what to bind, and
+/// the error when it changed no row.
+pub(crate) struct EntityStatement<'a> {
+    pub sql: &'static str,
+    pub kind: &'a str,
+    pub key: &'a str,
+    pub value: Option<&'a str>,
+    mutation: &'a Mutation,
+}
+
+impl EntityStatements {
+    /// How to run `mutation`.
+    pub(crate) fn of<'a>(&self, mutation: &'a Mutation) -> EntityStatement<'a> {
+        let (sql, kind, key, value) = match mutation {
+            Mutation::Insert { kind, key, value } => (self.insert, kind, key, Some(value)),
+            Mutation::Update { kind, key, value } => (self.update, kind, key, Some(value)),
+            Mutation::Put { kind, key, value } => (self.put, kind, key, Some(value)),
+            Mutation::Delete { kind, key } => (self.delete, kind, key, None),
+        };
+        EntityStatement {
+            sql,
+            kind,
+            key,
+            value: value.map(String::as_str),
+            mutation,
+        }
+    }
+}
+
+impl EntityStatement<'_> {
+    /// The trait's contract on the rows the statement changed: `Insert`
+    /// of an existing row is `AlreadyExists`, `Update` or `Delete` of a
+    /// missing one `NotFound` (`Insert` runs as `ON CONFLICT DO NOTHING`).
+    pub(crate) fn check(&self, rows_affected: u64) -> Result<(), StoreError> {
+        if rows_affected > 0 {
+            return Ok(());
+        }
+        let (kind, key) = (self.kind.to_owned(), self.key.to_owned());
+        match self.mutation {
+            Mutation::Insert { .. } => Err(StoreError::AlreadyExists { kind, key }),
+            Mutation::Update { .. } | Mutation::Delete { .. } => {
+                Err(StoreError::NotFound { kind, key })
+            }
+            Mutation::Put { .. } => Ok(()),
+        }
+    }
+}
