@@ -25,7 +25,7 @@ use bytes::Bytes;
 
 use crate::buffers::{BufferPool, PooledBuffer};
 use crate::checksum::{BodyDigests, Digests, OtherDigests};
-use crate::stage::{Batch, Stage};
+use crate::stage::{Batch, Stage, stage_failed};
 use crate::store::{BuiltinStore, PendingObject, StoreError, blocking};
 
 /// The steps of an upload that outgrew one buffer.
@@ -47,10 +47,6 @@ pub struct UploadSink {
     /// Until the stages start (they take them).
     start: Option<(PathBuf, BodyDigests)>,
     stages: Option<Stages>,
-}
-
-fn stage_failed() -> StoreError {
-    StoreError::Io(std::io::Error::other("upload stage failed"))
 }
 
 fn write_step(pending: &mut PendingObject, data: &[u8]) -> Result<(), StoreError> {

@@ -51,7 +51,8 @@ struct Inner<S> {
     failure: Option<StoreError>,
 }
 
-fn stage_failed() -> StoreError {
+/// The error of a step that stopped without one of its own.
+pub(crate) fn stage_failed() -> StoreError {
     StoreError::Io(std::io::Error::other("upload stage failed"))
 }
 
