@@ -31,15 +31,36 @@ pub struct StoreArgs {
     /// `postgresql://` URL [default: SQLite in the data directory]. The
     /// master key still comes from MAYFLY_MASTER_KEY or the data directory.
     #[arg(long, env = "MAYFLY_STORE_URL", hide_env_values = true)]
-    store_url: Option<String>,
+    store_url: Option<RawStoreUrl>,
 }
 
 impl StoreArgs {
     /// Open the store these flags name (admin commands never create a
     /// data directory).
     pub async fn open(&self) -> Result<crate::data_dir::Opened> {
-        let store_url = self.store_url.as_deref().map(StoreUrl::parse).transpose()?;
+        let store_url = self.store_url.as_ref().map(StoreUrl::parse).transpose()?;
         crate::data_dir::open_existing(&self.data_dir, store_url.as_ref()).await
+    }
+}
+
+/// A store URL as given (flag, env or config file), not yet checked: any
+/// text is taken, so that neither clap nor serde echoes a bad one (and
+/// its password) in an error; `Debug` masks the password.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct RawStoreUrl(String);
+
+impl std::str::FromStr for RawStoreUrl {
+    type Err = std::convert::Infallible;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(RawStoreUrl(text.to_owned()))
+    }
+}
+
+impl std::fmt::Debug for RawStoreUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RawStoreUrl({})", mayfly_store::redact_url(&self.0))
     }
 }
 
@@ -51,7 +72,8 @@ pub struct StoreUrl(String);
 impl StoreUrl {
     /// Accept `postgres://` and `postgresql://` URLs; anything else is an
     /// error naming the scheme (never the URL's secrets).
-    pub fn parse(text: &str) -> Result<Self> {
+    pub fn parse(raw: &RawStoreUrl) -> Result<Self> {
+        let text = raw.0.as_str();
         match text.split_once("://") {
             Some(_) if mayfly_store::is_postgres_url(text) => Ok(StoreUrl(text.to_owned())),
             Some((scheme, _)) => bail!(
@@ -95,7 +117,7 @@ pub struct ServeArgs {
     /// `postgresql://` URL [default: SQLite in the data directory]. Keys
     /// and the S3 built-in store stay in the data directory.
     #[arg(long, env = "MAYFLY_STORE_URL", hide_env_values = true)]
-    store_url: Option<String>,
+    store_url: Option<RawStoreUrl>,
     /// API listen address: STS and IAM [default: 127.0.0.1:7400].
     #[arg(long, env = "MAYFLY_LISTEN")]
     listen: Option<SocketAddr>,
@@ -194,7 +216,7 @@ pub struct ServeArgs {
 #[serde(deny_unknown_fields)]
 struct ConfigFile {
     data_dir: Option<PathBuf>,
-    store_url: Option<String>,
+    store_url: Option<RawStoreUrl>,
     listen: Option<SocketAddr>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
@@ -361,7 +383,7 @@ impl ServeArgs {
         let store_url = self
             .store_url
             .or(file.store_url)
-            .as_deref()
+            .as_ref()
             .map(StoreUrl::parse)
             .transpose()?;
         let root_key = root_key_from_env()?;
@@ -492,13 +514,16 @@ mod tests {
 
     #[test]
     fn store_urls_are_postgres_urls_shown_without_their_password() {
-        let url = StoreUrl::parse("postgresql://mayfly:hunter2@db:5432/iam").unwrap();
+        let raw = |text: &str| text.parse::<RawStoreUrl>().unwrap();
+        let given = raw("postgresql://mayfly:hunter2@db:5432/iam");
+        assert!(!format!("{given:?}").contains("hunter2"));
+        let url = StoreUrl::parse(&given).unwrap();
         assert_eq!(url.to_string(), "postgresql://mayfly:***@db:5432/iam");
         assert!(!format!("{url:?}").contains("hunter2"));
-        let error = StoreUrl::parse("mysql://root:hunter2@db/iam").unwrap_err();
+        let error = StoreUrl::parse(&raw("mysql://root:hunter2@db/iam")).unwrap_err();
         assert!(error.to_string().contains("scheme `mysql`"), "{error}");
         assert!(!error.to_string().contains("hunter2"), "{error}");
-        let error = StoreUrl::parse("hunter2").unwrap_err();
+        let error = StoreUrl::parse(&raw("hunter2")).unwrap_err();
         assert!(!error.to_string().contains("hunter2"), "{error}");
     }
 
@@ -506,7 +531,8 @@ mod tests {
     fn config_file_reads_the_store_url() {
         let file: ConfigFile =
             toml::from_str("store_url = \"postgres://mayfly@db/iam\"\n").unwrap();
-        assert_eq!(file.store_url.as_deref(), Some("postgres://mayfly@db/iam"));
+        let url = StoreUrl::parse(&file.store_url.unwrap()).unwrap();
+        assert_eq!(url.expose(), "postgres://mayfly@db/iam");
     }
 
     #[test]

@@ -235,14 +235,20 @@ pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return "<not a URL>".to_owned();
     };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    let authority = match authority.rsplit_once('@') {
-        Some((user_info, host)) => match user_info.split_once(':') {
+    // The user info ends at the last `@` anywhere: a password may hold an
+    // unencoded `/`, `?` or `#` (masking too much is harmless).
+    let (user_info, rest) = match rest.rsplit_once('@') {
+        Some((user_info, rest)) => (Some(user_info), rest),
+        None => (None, rest),
+    };
+    let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (host, tail) = rest.split_at(host_end);
+    let authority = match user_info {
+        Some(user_info) => match user_info.split_once(':') {
             Some((user, _password)) => format!("{user}:***@{host}"),
             None => format!("{user_info}@{host}"),
         },
-        None => authority.to_owned(),
+        None => host.to_owned(),
     };
     let tail = match tail.split_once('?') {
         Some((path, query)) => {
@@ -495,6 +501,14 @@ mod tests {
             "postgres://postgres@127.0.0.1/test"
         );
         assert_eq!(redact_url("s3cret"), "<not a URL>");
+        // A password with unencoded delimiters is masked whole.
+        for url in [
+            "postgres://u:pa/ss@db/iam",
+            "postgres://u:p?s#w@db/iam?sslmode=require",
+        ] {
+            let shown = redact_url(url);
+            assert!(shown.starts_with("postgres://u:***@db/iam"), "{shown}");
+        }
     }
 
     #[test]
