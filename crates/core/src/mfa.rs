@@ -98,7 +98,8 @@ pub(crate) fn is_assigned_to(device: &MfaDevice, user_name: Option<&str>) -> boo
 
 /// Wrong codes a device may take within [`WRONG_CODE_WINDOW_SECONDS`] of the
 /// first; after that its sign-ins are refused, right codes included, until
-/// the window ends. One guess matches with a chance of 3 in a million
+/// the window ends. (An attempt counts from the moment it is admitted, so
+/// a right code sent while wrong ones are being checked may be refused.) One guess matches with a chance of 3 in a million
 /// (three steps are accepted), so a thief holding a user's key, without
 /// the device, gets about 1,440 guesses a day per node instead of as many
 /// as the server can answer.
@@ -124,15 +125,12 @@ impl WrongCodes {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Whether `device` took [`MAX_WRONG_CODES`] in the window open at `now`.
-    fn locked(&self, device: &str, now: u64) -> bool {
-        self.lock().get(device).is_some_and(|&(start, count)| {
-            count >= MAX_WRONG_CODES && now < start.saturating_add(WRONG_CODE_WINDOW_SECONDS)
-        })
-    }
-
-    /// Count a wrong code for `device` at `now`.
-    fn record(&self, device: &str, now: u64) {
+    /// Admit one attempt at `device` at `now`: `false` when the window
+    /// open at `now` already holds [`MAX_WRONG_CODES`] attempts. Each
+    /// attempt is counted as wrong here, under the same lock as the check,
+    /// so that guesses sent together cannot all pass before any is
+    /// counted; a right code then clears the count ([`WrongCodes::clear`]).
+    fn admit(&self, device: &str, now: u64) -> bool {
         let mut by_device = self.lock();
         if by_device.len() >= TRACKED_DEVICES {
             by_device
@@ -142,7 +140,11 @@ impl WrongCodes {
         if now >= entry.0.saturating_add(WRONG_CODE_WINDOW_SECONDS) {
             *entry = (now, 0);
         }
+        if entry.1 >= MAX_WRONG_CODES {
+            return false;
+        }
         entry.1 = entry.1.saturating_add(1);
+        true
     }
 
     /// A right code: the count starts over.
@@ -229,17 +231,17 @@ pub(crate) async fn verify_sign_in(
     };
     let tracked = format!("{}#{}", device.serial_number(), device.created_at);
     let wrong_codes = &ctx.core.mfa_wrong_codes;
-    if wrong_codes.locked(&tracked, now) {
+    if !wrong_codes.admit(&tracked, now) {
         return Err(refused(SignInRefusal::TooManyWrongCodes));
     }
     let seed = open_seed(ctx.core, device)?;
     let Some(step) = seed.verify(code, now, device.drift_steps) else {
-        wrong_codes.record(&tracked, now);
         return Err(refused(SignInRefusal::WrongCode));
     };
     if !first_use(ctx.core, device, step, now).await? {
         return Err(refused(SignInRefusal::Replayed));
     }
+    // Only a sign-in starts the count over (a replay counts as wrong).
     wrong_codes.clear(&tracked);
     Ok(now)
 }
