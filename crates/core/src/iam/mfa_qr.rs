@@ -21,25 +21,12 @@ pub(super) fn otpauth_uri(
 ) -> Zeroizing<String> {
     let mut uri = Zeroizing::new(String::with_capacity(64 + base32_seed.len()));
     uri.push_str("otpauth://totp/");
-    percent_encode(device_name, &mut uri);
+    uri.push_str(&mayfly_sigv4::uri_encode(device_name.as_bytes(), false));
     uri.push('@');
-    percent_encode(account_name, &mut uri);
+    uri.push_str(&mayfly_sigv4::uri_encode(account_name.as_bytes(), false));
     uri.push_str("?secret=");
     uri.push_str(base32_seed);
     uri
-}
-
-fn percent_encode(text: &str, out: &mut String) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0x0f)]));
-        }
-    }
 }
 
 /// A PNG of `text` as a QR code (error correction M), or `None` if the
