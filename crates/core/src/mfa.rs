@@ -13,6 +13,7 @@ use mayfly_token::totp::{self, TotpSeed};
 use mayfly_wire::AwsError;
 
 use crate::auth::Caller;
+use crate::iam::common::Owner;
 use crate::{ActionContext, Core};
 
 /// The `Store::record_first_use` scope of used TOTP steps.
@@ -83,17 +84,13 @@ pub(crate) async fn first_use(
         })
 }
 
-/// Whether `device` is assigned to the user `user_name` (case-insensitive)
-/// or, for `None`, to the account root.
-pub(crate) fn is_assigned_to(device: &MfaDevice, user_name: Option<&str>) -> bool {
-    match (
-        device.assignment.as_ref().map(|a| a.user_name.as_deref()),
-        user_name,
-    ) {
-        (Some(None), None) => true,
-        (Some(Some(a)), Some(b)) => a.to_lowercase() == b.to_lowercase(),
-        _ => false,
-    }
+/// Whether `device` is assigned to `owner` (a user, case-insensitively,
+/// or the account root).
+pub(crate) fn is_held_by(device: &MfaDevice, owner: &Owner) -> bool {
+    device
+        .assignment
+        .as_ref()
+        .is_some_and(|a| owner.is(&device.account_id, a.user_name.as_deref()))
 }
 
 /// Wrong codes a device may take within [`WRONG_CODE_WINDOW_SECONDS`] of the
@@ -220,11 +217,15 @@ pub(crate) async fn verify_sign_in(
     } else {
         caller.user_name().map(Some)
     };
-    let device = owner.and_then(|owner| {
+    let device = owner.and_then(|user_name| {
+        let owner = Owner {
+            account_id: caller.account_id.clone(),
+            user_name: user_name.map(str::to_owned),
+        };
         ctx.view
             .snapshot
             .mfa_device(serial_number)
-            .filter(|d| d.account_id == caller.account_id && is_assigned_to(d, owner))
+            .filter(|d| is_held_by(d, &owner))
     });
     let Some(device) = device else {
         return Err(refused(SignInRefusal::NotAssociated));

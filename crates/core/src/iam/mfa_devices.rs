@@ -161,11 +161,6 @@ fn read_codes(params: &mut QueryParams, v: &mut ValidationErrors) -> [Option<Str
     })
 }
 
-/// Whether `owner` holds `device`.
-fn held_by(device: &MfaDevice, owner: &Owner) -> bool {
-    device.account_id == owner.account_id && mfa::is_assigned_to(device, owner.user_name.as_deref())
-}
-
 /// Check two consecutive codes of `device` within `radius` steps of now,
 /// and use them up (a code used once is never accepted again, for sign-in
 /// either). Returns the step of the second code.
@@ -327,7 +322,7 @@ pub(crate) async fn resync_mfa_device(
     };
     let check = |snapshot: &Snapshot| -> Result<MfaDevice, AwsError> {
         let device = device_or_error(snapshot, &owner.account_id, &serial_number)?;
-        if !held_by(device, &owner) {
+        if !mfa::is_held_by(device, &owner) {
             return Err(DeviceError::NotAssignedToUser.into());
         }
         Ok(device.clone())
@@ -369,7 +364,7 @@ pub(crate) async fn deactivate_mfa_device(
     ctx.core
         .commit(|view| {
             let device = device_or_error(&view.snapshot, &owner.account_id, &serial_number)?;
-            if !held_by(device, &owner) {
+            if !mfa::is_held_by(device, &owner) {
                 return Err(DeviceError::NotAssignedToUser.into());
             }
             let mut device = device.clone();
@@ -522,7 +517,7 @@ pub(crate) fn get_mfa_device(
     let serial_number = required(serial_number)?;
     let owner = common::owner(ctx, "GetMFADevice", user_name)?;
     let device = device_or_error(&ctx.view.snapshot, &owner.account_id, &serial_number)?;
-    if !held_by(device, &owner) {
+    if !mfa::is_held_by(device, &owner) {
         return Err(DeviceError::NotAssignedToUser.into());
     }
     let mut w = XmlWriter::response("GetMFADevice", IAM_NAMESPACE);

@@ -8,7 +8,7 @@
 //! freshest view under the write lock and commit them (writes).
 
 mod access_keys;
-mod common;
+pub(crate) mod common;
 mod mfa_devices;
 mod mfa_qr;
 mod oidc_providers;
