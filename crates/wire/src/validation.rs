@@ -109,24 +109,22 @@ impl ValidationErrors {
     /// Checks that the whole of `value` matches the model pattern, printing
     /// `Member must satisfy regular expression pattern: {pattern text}`.
     pub fn pattern(&mut self, member: &str, value: &str, pattern: Pattern) {
-        if !pattern.matches(value) {
-            let constraint = format!(
-                "Member must satisfy regular expression pattern: {}",
-                pattern.text()
-            );
-            self.push(&member_path(member), Shown::Value(value), &constraint);
-        }
+        self.check_pattern(member, value, Shown::Value(value), pattern);
     }
 
     /// Like [`ValidationErrors::pattern`] for sensitive members (MFA codes):
     /// the message omits the value.
     pub fn sensitive_pattern(&mut self, member: &str, value: &str, pattern: Pattern) {
+        self.check_pattern(member, value, Shown::Hidden, pattern);
+    }
+
+    fn check_pattern(&mut self, member: &str, value: &str, shown: Shown<'_>, pattern: Pattern) {
         if !pattern.matches(value) {
             let constraint = format!(
                 "Member must satisfy regular expression pattern: {}",
                 pattern.text()
             );
-            self.push(&member_path(member), Shown::Hidden, &constraint);
+            self.push(&member_path(member), shown, &constraint);
         }
     }
 
