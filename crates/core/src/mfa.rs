@@ -84,8 +84,9 @@ pub(crate) async fn first_use(
         })
 }
 
-/// Whether `device` is assigned to `owner` (a user, case-insensitively,
-/// or the account root).
+/// Whether `device` is assigned to `owner`, a user compared
+/// case-insensitively. A root owner holds no device: EnableMFADevice
+/// assigns devices to users only.
 pub(crate) fn is_held_by(device: &MfaDevice, owner: &Owner) -> bool {
     device
         .assignment
@@ -154,8 +155,8 @@ impl WrongCodes {
 /// (sts-api.md 8: 403 `AccessDenied` with AWS's two messages).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SignInRefusal {
-    /// The caller is not an IAM user (or the root), or no device with this
-    /// serial number is assigned to it.
+    /// The caller is not an IAM user (or its session), or no device with
+    /// this serial number is assigned to it.
     NotAssociated,
     /// The code is not the device's code for any step of the window.
     WrongCode,
@@ -192,10 +193,11 @@ impl From<SignInRefusal> for AwsError {
 }
 
 /// The MFA check of GetSessionToken and AssumeRole: `serial_number` must
-/// be a device assigned to the caller (an IAM user, its GetSessionToken
-/// session, or the root), `code` its code for the previous, current or
-/// next step (shifted by the device's drift), not used before. Returns the
-/// time MFA was authenticated (now, unix seconds).
+/// be a device assigned to the caller (an IAM user or its GetSessionToken
+/// session; no device is ever assigned to the root, which is refused as not
+/// associated), `code` its code for the previous, current or next step
+/// (shifted by the device's drift), not used before. Returns the time MFA
+/// was authenticated (now, unix seconds).
 pub(crate) async fn verify_sign_in(
     ctx: &ActionContext<'_>,
     caller: &Caller,
@@ -212,15 +214,10 @@ pub(crate) async fn verify_sign_in(
         );
         AwsError::from(refusal)
     };
-    let owner = if caller.is_root() {
-        Some(None)
-    } else {
-        caller.user_name().map(Some)
-    };
-    let device = owner.and_then(|user_name| {
+    let device = caller.user_name().and_then(|user_name| {
         let owner = Owner {
             account_id: caller.account_id.clone(),
-            user_name: user_name.map(str::to_owned),
+            user_name: Some(user_name.to_owned()),
         };
         ctx.view
             .snapshot

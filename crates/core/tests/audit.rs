@@ -14,158 +14,21 @@
     reason = "tests fail loudly on broken fixtures"
 )]
 
-use std::net::{IpAddr, Ipv4Addr};
-use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+mod common;
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{
+    ACCOUNT, HOST, Key, ROOT_KEY_ID, ROOT_SECRET, SOURCE_IP, between, code_of, core_over, form,
+    initialized_store, issued_key, send, signing_params,
+};
 use mayfly_core::audit::{AuditEvent, AuditOutcome, MemoryAuditSink};
 use mayfly_core::clock::{Clock, FixedClock, from_unix};
-use mayfly_core::{ApiRequest, ApiResponse, Core, CoreConfig, SystemClock};
-use mayfly_sigv4::{Credentials, SignableBody, SigningParams, UriEncoding};
-use mayfly_store::{SqliteStore, Store};
-use mayfly_token::{MasterKey, SecretKey};
+use mayfly_core::{ApiRequest, ApiResponse, Core, SystemClock};
 
-const ACCOUNT: &str = "000000000000";
-const ROOT_KEY_ID: &str = "AKIAMAYFLYSEAMROOT01";
-const ROOT_SECRET: &str = "mayfly-seam-root-secret-abcdefghijklmnop";
-const MASTER_KEY_HEX: &str = "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a";
-const HOST: &str = "127.0.0.1:7400";
-const SOURCE_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7));
-
-/// A store initialized as `mayfly serve` does at first start, with a fixed root key.
-async fn initialized_store() -> Arc<dyn Store> {
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await.unwrap());
-    let master = MasterKey::from_encoded(MASTER_KEY_HEX).unwrap();
-    let root = mayfly_core::admin::initialize(
-        store.as_ref(),
-        &master,
-        1_700_000_000,
-        ACCOUNT,
-        Some((
-            ROOT_KEY_ID.to_owned(),
-            SecretKey::new(ROOT_SECRET.to_owned()),
-        )),
-    )
-    .await
-    .unwrap();
-    // The root key is the one given (returned for the caller to announce).
-    assert_eq!(root.unwrap().access_key_id, ROOT_KEY_ID);
-    store
-}
-
-async fn core_over(
-    store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
-    audit: Arc<MemoryAuditSink>,
-) -> Core {
-    Core::new(
-        store,
-        MasterKey::from_encoded(MASTER_KEY_HEX).unwrap(),
-        clock,
-        audit,
-        CoreConfig::default(),
-    )
-    .await
-    .unwrap()
-}
-
-/// A key pair (and session token) to sign with.
-#[derive(Clone)]
-struct Key {
-    id: String,
-    secret: String,
-    token: Option<String>,
-}
-
-impl Key {
-    fn root() -> Key {
-        Key {
-            id: ROOT_KEY_ID.to_owned(),
-            secret: ROOT_SECRET.to_owned(),
-            token: None,
-        }
-    }
-
-    fn credentials(&self) -> Credentials<'_> {
-        Credentials {
-            access_key_id: &self.id,
-            secret_access_key: &self.secret,
-            session_token: self.token.as_deref(),
-        }
-    }
-}
-
-/// `application/x-www-form-urlencoded` encoding of `pairs`.
-fn form(pairs: &[(&str, &str)]) -> String {
-    fn encode(text: &str) -> String {
-        let mut out = String::new();
-        for b in text.bytes() {
-            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-                out.push(char::from(b));
-            } else {
-                out.push_str(&format!("%{b:02X}"));
-            }
-        }
-        out
-    }
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-fn signing_params<'a>(
-    key: &'a Key,
-    service: &'a str,
-    time: SystemTime,
-    body: &'a [u8],
-) -> SigningParams<'a> {
-    SigningParams {
-        credentials: key.credentials(),
-        region: "us-east-1",
-        service,
-        time,
-        encoding: UriEncoding::Double,
-        body: SignableBody::Bytes(body),
-        content_sha256_header: false,
-    }
-}
-
-/// POST `body` to `core`, signed with `key` for `service` at the core's time.
-async fn send(core: &Core, service: &str, key: &Key, body: &str) -> ApiResponse {
-    let time = core.clock().now();
-    let base = [
-        ("host", HOST.as_bytes()),
-        (
-            "content-type",
-            b"application/x-www-form-urlencoded; charset=utf-8".as_slice(),
-        ),
-    ];
-    let parts = mayfly_sigv4::RequestParts {
-        method: "POST",
-        path: "/",
-        query: "",
-        headers: &base,
-    };
-    let signature =
-        mayfly_sigv4::sign_headers(&parts, &signing_params(key, service, time, body.as_bytes()))
-            .unwrap();
-    let mut headers: Vec<(&str, &[u8])> = base.to_vec();
-    for (name, value) in &signature.headers {
-        headers.push((name, value.as_bytes()));
-    }
-    core.handle(ApiRequest {
-        method: "POST",
-        path: "/",
-        query: "",
-        headers: &headers,
-        body: body.as_bytes(),
-        source_ip: SOURCE_IP,
-        secure_transport: false,
-    })
-    .await
-}
+/// When the store was initialized (unix seconds).
+const INITIALIZED_AT: u64 = 1_700_000_000;
 
 /// POST `body` without any signature (the unsigned federation actions).
 async fn send_unsigned(core: &Core, body: &str) -> ApiResponse {
@@ -212,32 +75,6 @@ async fn send_presigned(core: &Core, key: &Key, query: &str) -> ApiResponse {
     .await
 }
 
-fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
-    let i = text
-        .find(start)
-        .unwrap_or_else(|| panic!("no {start} in {text}"))
-        + start.len();
-    let j = text[i..].find(end).unwrap() + i;
-    &text[i..j]
-}
-
-fn code_of(response: &ApiResponse) -> &str {
-    between(&response.body, "<Code>", "</Code>")
-}
-
-/// The credentials in a GetSessionToken/AssumeRole/CreateAccessKey answer.
-fn issued_key(response: &ApiResponse) -> Key {
-    assert_eq!(response.status, 200, "{}", response.body);
-    Key {
-        id: between(&response.body, "<AccessKeyId>", "</AccessKeyId>").to_owned(),
-        secret: between(&response.body, "<SecretAccessKey>", "</SecretAccessKey>").to_owned(),
-        token: response
-            .body
-            .contains("<SessionToken>")
-            .then(|| between(&response.body, "<SessionToken>", "</SessionToken>").to_owned()),
-    }
-}
-
 /// Send one request and return it with the one event it produced.
 struct Recorder {
     core: Core,
@@ -247,7 +84,12 @@ struct Recorder {
 impl Recorder {
     async fn new(clock: Arc<dyn Clock>) -> Recorder {
         let audit = Arc::new(MemoryAuditSink::default());
-        let core = core_over(initialized_store().await, clock, Arc::clone(&audit)).await;
+        let core = core_over(
+            initialized_store(INITIALIZED_AT).await,
+            clock,
+            Arc::clone(&audit),
+        )
+        .await;
         Recorder { core, audit }
     }
 
@@ -755,7 +597,7 @@ async fn issuing_actions_record_the_issued_key_and_never_the_secret_or_token() {
 
 #[tokio::test]
 async fn a_token_issued_at_t_is_expired_for_a_core_whose_clock_reads_t_plus_its_lifetime() {
-    let store = initialized_store().await;
+    let store = initialized_store(INITIALIZED_AT).await;
     let t = from_unix(1_800_000_000);
     let issuing_audit = Arc::new(MemoryAuditSink::default());
     let issuing = core_over(

@@ -12,89 +12,25 @@
     reason = "tests fail loudly on broken fixtures"
 )]
 
-use std::net::{IpAddr, Ipv4Addr};
+mod common;
+
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::SystemTime;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use common::{
+    ACCOUNT, Key, MovableClock, between, code_of, core_over, form, initialized_store, issued_key,
+};
+use mayfly_core::ApiResponse;
+use mayfly_core::Core;
 use mayfly_core::audit::MemoryAuditSink;
-use mayfly_core::clock::{Clock, from_unix};
-use mayfly_core::{ApiRequest, ApiResponse, Core, CoreConfig};
-use mayfly_sigv4::{Credentials, SignableBody, SigningParams, UriEncoding};
-use mayfly_store::{SqliteStore, Store};
+use mayfly_core::clock::Clock;
 use mayfly_testkit::totp;
-use mayfly_token::{MasterKey, SecretKey};
 
-const ACCOUNT: &str = "000000000000";
-const ROOT_KEY_ID: &str = "AKIAMAYFLYMFAROOT001";
-const ROOT_SECRET: &str = "mayfly-mfa-root-secret-abcdefghijklmnopq";
-const MASTER_KEY_HEX: &str = "6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b";
-const HOST: &str = "127.0.0.1:7400";
 /// Ten seconds into a 30-second step.
 const START: u64 = 1_800_000_010;
 const NOT_ASSOCIATED: &str = "MultiFactorAuthentication failed, unable to validate MFA code. Please verify your MFA serial number is valid and associated with this user.";
 const INVALID_CODE: &str = "MultiFactorAuthentication failed with invalid MFA one time pass code.";
-
-/// A clock the test moves forward.
-#[derive(Debug)]
-struct TestClock(AtomicU64);
-
-impl Clock for TestClock {
-    fn now(&self) -> SystemTime {
-        from_unix(self.0.load(Ordering::SeqCst))
-    }
-}
-
-#[derive(Clone)]
-struct Key {
-    id: String,
-    secret: String,
-    token: Option<String>,
-}
-
-impl Key {
-    fn root() -> Key {
-        Key {
-            id: ROOT_KEY_ID.to_owned(),
-            secret: ROOT_SECRET.to_owned(),
-            token: None,
-        }
-    }
-}
-
-fn form(pairs: &[(&str, &str)]) -> String {
-    fn encode(text: &str) -> String {
-        let mut out = String::new();
-        for b in text.bytes() {
-            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-                out.push(char::from(b));
-            } else {
-                out.push_str(&format!("%{b:02X}"));
-            }
-        }
-        out
-    }
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
-    let i = text
-        .find(start)
-        .unwrap_or_else(|| panic!("no {start} in {text}"))
-        + start.len();
-    let j = text[i..].find(end).unwrap() + i;
-    &text[i..j]
-}
-
-fn code_of(response: &ApiResponse) -> &str {
-    between(&response.body, "<Code>", "</Code>")
-}
 
 /// The error message, XML entities decoded.
 fn message_of(response: &ApiResponse) -> String {
@@ -111,18 +47,6 @@ fn refusal(response: &ApiResponse) -> (u16, &str) {
     (response.status, code_of(response))
 }
 
-fn issued_key(response: &ApiResponse) -> Key {
-    assert_eq!(response.status, 200, "{}", response.body);
-    Key {
-        id: between(&response.body, "<AccessKeyId>", "</AccessKeyId>").to_owned(),
-        secret: between(&response.body, "<SecretAccessKey>", "</SecretAccessKey>").to_owned(),
-        token: response
-            .body
-            .contains("<SessionToken>")
-            .then(|| between(&response.body, "<SessionToken>", "</SessionToken>").to_owned()),
-    }
-}
-
 /// A device as CreateVirtualMFADevice returned it.
 struct Device {
     serial: String,
@@ -134,46 +58,29 @@ struct Device {
 
 struct Harness {
     core: Core,
-    clock: Arc<TestClock>,
+    clock: Arc<MovableClock>,
     audit: Arc<MemoryAuditSink>,
 }
 
 impl Harness {
     async fn new() -> Harness {
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await.unwrap());
-        let master = MasterKey::from_encoded(MASTER_KEY_HEX).unwrap();
-        mayfly_core::admin::initialize(
-            store.as_ref(),
-            &master,
-            START - 1000,
-            ACCOUNT,
-            Some((
-                ROOT_KEY_ID.to_owned(),
-                SecretKey::new(ROOT_SECRET.to_owned()),
-            )),
-        )
-        .await
-        .unwrap();
-        let clock = Arc::new(TestClock(AtomicU64::new(START)));
+        let clock = MovableClock::at(START);
         let audit = Arc::new(MemoryAuditSink::default());
-        let core = Core::new(
-            store,
-            master,
+        let core = core_over(
+            initialized_store(START - 1000).await,
             Arc::clone(&clock) as Arc<dyn Clock>,
-            Arc::clone(&audit) as Arc<dyn mayfly_core::audit::AuditSink>,
-            CoreConfig::default(),
+            Arc::clone(&audit),
         )
-        .await
-        .unwrap();
+        .await;
         Harness { core, clock, audit }
     }
 
     fn now(&self) -> u64 {
-        self.clock.0.load(Ordering::SeqCst)
+        self.clock.unix()
     }
 
     fn advance(&self, seconds: u64) {
-        self.clock.0.fetch_add(seconds, Ordering::SeqCst);
+        self.clock.advance(seconds);
     }
 
     /// The device's code `offset` steps from the current one.
@@ -185,50 +92,7 @@ impl Harness {
     }
 
     async fn send(&self, service: &str, key: &Key, pairs: &[(&str, &str)]) -> ApiResponse {
-        let body = form(pairs);
-        let time = self.core.clock().now();
-        let base = [
-            ("host", HOST.as_bytes()),
-            (
-                "content-type",
-                b"application/x-www-form-urlencoded; charset=utf-8".as_slice(),
-            ),
-        ];
-        let parts = mayfly_sigv4::RequestParts {
-            method: "POST",
-            path: "/",
-            query: "",
-            headers: &base,
-        };
-        let params = SigningParams {
-            credentials: Credentials {
-                access_key_id: &key.id,
-                secret_access_key: &key.secret,
-                session_token: key.token.as_deref(),
-            },
-            region: "us-east-1",
-            service,
-            time,
-            encoding: UriEncoding::Double,
-            body: SignableBody::Bytes(body.as_bytes()),
-            content_sha256_header: false,
-        };
-        let signature = mayfly_sigv4::sign_headers(&parts, &params).unwrap();
-        let mut headers: Vec<(&str, &[u8])> = base.to_vec();
-        for (name, value) in &signature.headers {
-            headers.push((name, value.as_bytes()));
-        }
-        self.core
-            .handle(ApiRequest {
-                method: "POST",
-                path: "/",
-                query: "",
-                headers: &headers,
-                body: body.as_bytes(),
-                source_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
-                secure_transport: false,
-            })
-            .await
+        common::send(&self.core, service, key, &form(pairs)).await
     }
 
     async fn iam(&self, key: &Key, action: &str, pairs: &[(&str, &str)]) -> ApiResponse {
@@ -999,6 +863,72 @@ async fn resync_mfa_device_learns_how_far_the_device_clock_is_off() {
     let other = resync(&h, "bob", &device, [&ahead(1), &ahead(2)]).await;
     assert_eq!(refusal(&other), (404, "NoSuchEntity"), "{}", other.body);
     assert_eq!(message_of(&other), "MFA Device invalid for user.");
+}
+
+/// No API assigns a device to the root: EnableMFADevice needs `UserName`,
+/// so the root holds no device, lists none of its own and its MFA sign-in
+/// is never associated.
+#[tokio::test]
+async fn the_root_can_enable_no_device_for_itself_and_its_mfa_sign_in_is_not_associated() {
+    let h = Harness::new().await;
+    let device = h.create_device("root-phone").await;
+    let (previous, current) = (h.code(&device, -1), h.code(&device, 0));
+    let without_user = h
+        .iam(
+            &Key::root(),
+            "EnableMFADevice",
+            &[
+                ("SerialNumber", &device.serial),
+                ("AuthenticationCode1", &previous),
+                ("AuthenticationCode2", &current),
+            ],
+        )
+        .await;
+    assert_eq!(
+        refusal(&without_user),
+        (400, "ValidationError"),
+        "{}",
+        without_user.body
+    );
+    assert!(
+        message_of(&without_user).contains("userName"),
+        "{}",
+        without_user.body
+    );
+    let unassigned = h
+        .admin(
+            "ListVirtualMFADevices",
+            &[("AssignmentStatus", "Unassigned")],
+        )
+        .await;
+    assert!(unassigned.contains(&device.serial), "{unassigned}");
+
+    // Unassigned, then assigned to a user: never the root's.
+    let refused = h
+        .session_token(&Key::root(), &device.serial, &current)
+        .await;
+    assert_eq!(refusal(&refused), (403, "AccessDenied"), "{}", refused.body);
+    assert_eq!(message_of(&refused), NOT_ASSOCIATED);
+    h.admin("CreateUser", &[("UserName", "alice")]).await;
+    h.enable("alice", &device).await;
+    let refused = h
+        .session_token(&Key::root(), &device.serial, &h.code(&device, 0))
+        .await;
+    assert_eq!(refusal(&refused), (403, "AccessDenied"), "{}", refused.body);
+    assert_eq!(message_of(&refused), NOT_ASSOCIATED);
+
+    // The assigned device is listed with its user; the root's own list is empty.
+    let assigned = h
+        .admin("ListVirtualMFADevices", &[("AssignmentStatus", "Assigned")])
+        .await;
+    assert!(
+        assigned.contains("<UserName>alice</UserName>")
+            && assigned.contains(&format!("<Arn>arn:aws:iam::{ACCOUNT}:user/alice</Arn>"))
+            && !assigned.contains(":root"),
+        "{assigned}"
+    );
+    let own = h.admin("ListMFADevices", &[]).await;
+    assert!(!own.contains("<SerialNumber>"), "{own}");
 }
 
 #[tokio::test]

@@ -19,49 +19,24 @@
     reason = "tests fail loudly on broken fixtures"
 )]
 
-use std::net::{IpAddr, Ipv4Addr};
+mod common;
+
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
+use common::{
+    ACCOUNT, FORM_CONTENT_TYPE, HOST, Key, MovableClock, SOURCE_IP, Unsigned, core_over,
+    initialized_store, send_signed,
+};
 use mayfly_core::audit::MemoryAuditSink;
 use mayfly_core::clock::Clock;
-use mayfly_core::{ApiRequest, ApiResponse, Core, CoreConfig};
-use mayfly_sigv4::{Credentials, SignableBody, SigningParams, UriEncoding};
-use mayfly_store::{SqliteStore, Store};
+use mayfly_core::{ApiRequest, ApiResponse, Core};
+use mayfly_store::Store;
 use mayfly_testkit::pki::{Leaf, SessionRequest, TestPki, sign_create_session};
-use mayfly_token::{MasterKey, SecretKey};
 use serde_json::{Value, json};
 
-const ACCOUNT: &str = "000000000000";
-const ROOT_KEY_ID: &str = "AKIAMAYFLYRASUBJECT1";
-const ROOT_SECRET: &str = "mayfly-ra-subject-root-secret-abcdefghij";
-const MASTER_KEY_HEX: &str = "6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b";
-const HOST: &str = "127.0.0.1:7400";
-const SOURCE_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 9));
 /// 2026-06-01T00:00:00Z: inside every test certificate's validity.
 const START: u64 = 1_780_272_000;
-
-/// A clock the test moves forward.
-#[derive(Debug)]
-struct MovableClock(AtomicU64);
-
-impl MovableClock {
-    fn advance(&self, seconds: u64) {
-        self.0.fetch_add(seconds, Ordering::SeqCst);
-    }
-
-    fn set(&self, unix: u64) {
-        self.0.store(unix, Ordering::SeqCst);
-    }
-}
-
-impl Clock for MovableClock {
-    fn now(&self) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(self.0.load(Ordering::SeqCst))
-    }
-}
 
 struct Fixture {
     core: Core,
@@ -76,30 +51,14 @@ struct Fixture {
 
 impl Fixture {
     async fn new() -> Fixture {
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await.unwrap());
-        let master = MasterKey::from_encoded(MASTER_KEY_HEX).unwrap();
-        mayfly_core::admin::initialize(
-            store.as_ref(),
-            &master,
-            START,
-            ACCOUNT,
-            Some((
-                ROOT_KEY_ID.to_owned(),
-                SecretKey::new(ROOT_SECRET.to_owned()),
-            )),
-        )
-        .await
-        .unwrap();
-        let clock = Arc::new(MovableClock(AtomicU64::new(START)));
-        let core = Core::new(
+        let store = initialized_store(START).await;
+        let clock = MovableClock::at(START);
+        let core = core_over(
             Arc::clone(&store),
-            master,
             Arc::clone(&clock) as Arc<dyn Clock>,
             Arc::new(MemoryAuditSink::default()),
-            CoreConfig::default(),
         )
-        .await
-        .unwrap();
+        .await;
         let pki = TestPki::generate().unwrap();
         let mut f = Fixture {
             core,
@@ -159,59 +118,9 @@ impl Fixture {
         f
     }
 
-    fn key(&self) -> Credentials<'static> {
-        Credentials {
-            access_key_id: ROOT_KEY_ID,
-            secret_access_key: ROOT_SECRET,
-            session_token: None,
-        }
-    }
-
-    /// A signed request to `core` as the root.
-    async fn signed(
-        &self,
-        service: &str,
-        method: &str,
-        path: &str,
-        query: &str,
-        content_type: &str,
-        body: &[u8],
-    ) -> ApiResponse {
-        let base = [
-            ("host", HOST.as_bytes()),
-            ("content-type", content_type.as_bytes()),
-        ];
-        let parts = mayfly_sigv4::RequestParts {
-            method,
-            path,
-            query,
-            headers: &base,
-        };
-        let params = SigningParams {
-            credentials: self.key(),
-            region: "us-east-1",
-            service,
-            time: self.clock.now(),
-            encoding: UriEncoding::Double,
-            body: SignableBody::Bytes(body),
-            content_sha256_header: false,
-        };
-        let signature = mayfly_sigv4::sign_headers(&parts, &params).unwrap();
-        let mut headers: Vec<(&str, &[u8])> = base.to_vec();
-        for (name, value) in &signature.headers {
-            headers.push((name, value.as_bytes()));
-        }
-        self.core
-            .handle(ApiRequest {
-                method,
-                path,
-                query,
-                headers: &headers,
-                body,
-                source_ip: SOURCE_IP,
-                secure_transport: false,
-            })
-            .await
+    /// A request to `core` signed as the root.
+    async fn signed(&self, service: &str, request: Unsigned<'_>) -> ApiResponse {
+        send_signed(&self.core, service, &Key::root(), request).await
     }
 
     async fn admin(&self, method: &str, path: &str, body: &Value) -> (u16, Value) {
@@ -224,11 +133,13 @@ impl Fixture {
         let response = self
             .signed(
                 "rolesanywhere",
-                method,
-                path,
-                query,
-                "application/json",
-                body.as_bytes(),
+                Unsigned {
+                    method,
+                    path,
+                    query,
+                    content_type: "application/json",
+                    body: body.as_bytes(),
+                },
             )
             .await;
         let value = serde_json::from_str(&response.body).unwrap_or(Value::Null);
@@ -241,11 +152,13 @@ impl Fixture {
             .finish();
         self.signed(
             "iam",
-            "POST",
-            "/",
-            "",
-            "application/x-www-form-urlencoded; charset=utf-8",
-            body.as_bytes(),
+            Unsigned {
+                method: "POST",
+                path: "/",
+                query: "",
+                content_type: FORM_CONTENT_TYPE,
+                body: body.as_bytes(),
+            },
         )
         .await
     }
@@ -541,15 +454,12 @@ async fn a_subject_written_after_another_nodes_change_loads_that_change() {
     f.granted(&f.pki.ec_p256, json!({})).await;
 
     // A second node over the same store disables the trust anchor.
-    let mut other = Core::new(
+    let mut other = core_over(
         Arc::clone(&f.store),
-        MasterKey::from_encoded(MASTER_KEY_HEX).unwrap(),
         Arc::clone(&f.clock) as Arc<dyn Clock>,
         Arc::new(MemoryAuditSink::default()),
-        CoreConfig::default(),
     )
-    .await
-    .unwrap();
+    .await;
     std::mem::swap(&mut f.core, &mut other);
     let anchor_id = f.anchor_arn.rsplit('/').next().unwrap().to_owned();
     let (status, disabled) = f

@@ -86,33 +86,21 @@ impl TotpSeed {
         Zeroizing::new(BASE32_NOPAD.encode(&self.0))
     }
 
+    /// The HMAC key of the seed, built once for every step a check tries.
+    fn hmac_key(&self) -> hmac::Key {
+        hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, &self.0)
+    }
+
     /// The code of time step `step` (RFC 4226 HOTP with counter `step`,
     /// dynamically truncated to [`CODE_DIGITS`] digits).
     pub fn code_at(&self, step: u64) -> TotpCode {
-        let key = hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, &self.0);
-        let tag = hmac::sign(&key, &step.to_be_bytes());
-        let mac = tag.as_ref();
-        // INVARIANT: an HMAC-SHA1 tag is 20 bytes, so the offset (≤ 15) plus
-        // 4 stays inside it; `get` keeps that from being a panic regardless.
-        let offset = usize::from(mac.last().copied().unwrap_or(0) & 0x0f);
-        let word = mac
-            .get(offset..offset + 4)
-            .and_then(|b| <[u8; 4]>::try_from(b).ok())
-            .map_or(0, u32::from_be_bytes);
-        let mut value = (word & 0x7fff_ffff) % 1_000_000;
-        let mut code = Zeroizing::new([b'0'; CODE_DIGITS]);
-        for digit in code.iter_mut().rev() {
-            // `value % 10` is below 10, so the cast cannot truncate.
-            *digit = b'0' + (value % 10) as u8;
-            value /= 10;
-        }
-        code
+        code_with(&self.hmac_key(), step)
     }
 
     /// Whether `code` is the code of `step`, compared in constant time
     /// (a code of another length or with other characters never matches).
     pub fn matches(&self, step: u64, code: &str) -> bool {
-        bool::from(self.code_at(step).as_slice().ct_eq(code.as_bytes()))
+        is_code(&self.code_at(step), code)
     }
 
     /// Sign-in check (sts-api.md 8): the step `code` belongs to among the
@@ -121,10 +109,11 @@ impl TotpSeed {
     /// ResyncMFADevice). Every candidate is compared, so the time taken
     /// does not tell which one matched.
     pub fn verify(&self, code: &str, now_unix: u64, drift_steps: i64) -> Option<u64> {
+        let key = self.hmac_key();
         let center = device_step(now_unix, drift_steps);
         let mut found = None;
         for step in window(center, ACCEPTED_STEPS_AROUND) {
-            if self.matches(step, code) && found.is_none() {
+            if is_code(&code_with(&key, step), code) && found.is_none() {
                 found = Some(step);
             }
         }
@@ -134,7 +123,9 @@ impl TotpSeed {
     /// EnableMFADevice and ResyncMFADevice: two consecutive codes, `first`
     /// of some step `s` and `second` of `s + 1`, both within `radius` steps
     /// of the server's step at `now_unix`. Returns `s + 1`, the step the
-    /// device showed last.
+    /// device showed last. Every step of the window is tried, its code
+    /// computed once and compared with both, so the time taken does not
+    /// tell which pair matched.
     pub fn find_consecutive(
         &self,
         first: &str,
@@ -142,22 +133,49 @@ impl TotpSeed {
         now_unix: u64,
         radius: u64,
     ) -> Option<u64> {
+        let key = self.hmac_key();
         let center = now_unix / STEP_SECONDS;
+        // Whether `first` is the code of the step before the current one
+        // (none before the window's first step).
+        let mut first_before = false;
         let mut found = None;
         for step in window(center, radius) {
-            let Some(previous) = step.checked_sub(1) else {
-                continue;
-            };
-            if previous < center.saturating_sub(radius) {
-                continue;
-            }
-            let pair = self.matches(previous, first) & self.matches(step, second);
-            if pair && found.is_none() {
+            let expected = code_with(&key, step);
+            let is_second = is_code(&expected, second);
+            if (first_before & is_second) && found.is_none() {
                 found = Some(step);
             }
+            first_before = is_code(&expected, first);
         }
         found
     }
+}
+
+/// The code of `step` under the seed's HMAC `key` (see [`TotpSeed::code_at`]).
+fn code_with(key: &hmac::Key, step: u64) -> TotpCode {
+    let tag = hmac::sign(key, &step.to_be_bytes());
+    let mac = tag.as_ref();
+    // INVARIANT: an HMAC-SHA1 tag is 20 bytes, so the offset (≤ 15) plus
+    // 4 stays inside it; `get` keeps that from being a panic regardless.
+    let offset = usize::from(mac.last().copied().unwrap_or(0) & 0x0f);
+    let word = mac
+        .get(offset..offset + 4)
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map_or(0, u32::from_be_bytes);
+    let mut value = (word & 0x7fff_ffff) % 1_000_000;
+    let mut code = Zeroizing::new([b'0'; CODE_DIGITS]);
+    for digit in code.iter_mut().rev() {
+        // `value % 10` is below 10, so the cast cannot truncate.
+        *digit = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+    code
+}
+
+/// Whether `code` is `expected`, compared in constant time (a code of
+/// another length never matches).
+fn is_code(expected: &TotpCode, code: &str) -> bool {
+    bool::from(expected.as_slice().ct_eq(code.as_bytes()))
 }
 
 /// The server's time step at `now_unix`.
@@ -339,6 +357,62 @@ mod tests {
             seed.find_consecutive(&code(step + 6), &code(step + 7), now, 10),
             Some(step + 7)
         );
+    }
+
+    #[test]
+    fn consecutive_codes_at_the_edges_of_the_window_are_found_and_no_further() {
+        let seed = TotpSeed::from_bytes(RFC_SEED);
+        let now = 1_800_000_015;
+        let step = step_at(now);
+        let radius = MAX_DRIFT_STEPS.unsigned_abs();
+        let code = |s: u64| code_text(&seed, s);
+        // Both codes inside the window, at its first and at its last step.
+        assert_eq!(
+            seed.find_consecutive(&code(step - radius), &code(step - radius + 1), now, radius),
+            Some(step - radius + 1)
+        );
+        assert_eq!(
+            seed.find_consecutive(&code(step + radius - 1), &code(step + radius), now, radius),
+            Some(step + radius)
+        );
+        // One code just outside.
+        assert_eq!(
+            seed.find_consecutive(&code(step - radius - 1), &code(step - radius), now, radius),
+            None
+        );
+        assert_eq!(
+            seed.find_consecutive(&code(step + radius), &code(step + radius + 1), now, radius),
+            None
+        );
+        // Every other pair of steps around the window: found exactly when
+        // consecutive, in order and both inside.
+        let low = step - radius;
+        let high = step + radius;
+        for a in low - 2..=high + 2 {
+            for b in low - 2..=high + 2 {
+                let inside = (low..=high).contains(&a) && (low..=high).contains(&b);
+                let expected = (inside && b == a + 1).then_some(b);
+                assert_eq!(
+                    seed.find_consecutive(&code(a), &code(b), now, radius),
+                    expected,
+                    "steps {a}, {b}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_window_of_consecutive_codes_stops_at_step_zero() {
+        let seed = TotpSeed::from_bytes(RFC_SEED);
+        // RFC 4226 counters 0 and 1, 1 and 2, with the server at step 0.
+        assert_eq!(seed.find_consecutive("755224", "287082", 0, 1), Some(1));
+        assert_eq!(seed.find_consecutive("287082", "359152", 0, 1), None);
+        assert_eq!(seed.find_consecutive("287082", "755224", 0, 1), None);
+        assert_eq!(seed.verify("755224", 0, 0), Some(0));
+        assert_eq!(seed.verify("287082", 0, 0), Some(1));
+        // Codes of other shapes never match, in either position.
+        assert_eq!(seed.find_consecutive("7552240", "287082", 0, 1), None);
+        assert_eq!(seed.find_consecutive("755224", "28708", 0, 1), None);
     }
 
     #[test]

@@ -474,23 +474,14 @@ pub(crate) fn list_virtual_mfa_devices(
         w.start("member");
         w.text("SerialNumber", &device.serial_number());
         if let Some(assignment) = &device.assignment {
-            match &assignment.user_name {
-                Some(name) => {
-                    if let Some(user) = snapshot.user(&device.account_id, name) {
-                        write_user(w, "User", user, false);
-                    }
-                }
-                // A root device: a `User` without `UserName` (iam-admin-api.md 10).
-                None => {
-                    w.start("User");
-                    w.text("UserId", &device.account_id);
-                    w.text("Arn", &crate::arn::root_arn(&device.account_id));
-                    let created = snapshot
-                        .account(&device.account_id)
-                        .map_or(0, |a| a.created_at);
-                    w.timestamp("CreateDate", from_unix(created));
-                    w.end("User");
-                }
+            // Devices are assigned to users only (EnableMFADevice needs
+            // `UserName`), never to the root.
+            if let Some(user) = assignment
+                .user_name
+                .as_deref()
+                .and_then(|name| snapshot.user(&device.account_id, name))
+            {
+                write_user(w, "User", user, false);
             }
             w.timestamp("EnableDate", from_unix(assignment.enabled_at));
         }
