@@ -53,6 +53,12 @@ pub enum AdminError {
     /// The root key given through the environment is malformed.
     #[error("invalid root key: {0}")]
     InvalidRootKey(String),
+    /// No ring key has that id.
+    #[error("the key ring has no key {0} (`mayfly keys list` shows the ring)")]
+    NoSuchKey(u32),
+    /// The active ring key cannot be destroyed: nothing would seal.
+    #[error("key {0} is the active key; run `mayfly keys rotate` first, then destroy it")]
+    ActiveKey(u32),
 }
 
 impl From<TokenError> for AdminError {
@@ -257,7 +263,9 @@ pub async fn rotate_keys(
                 mutations.push(Mutation::update(&retired)?);
             }
             Some(at) if now.saturating_sub(at) > RETIRED_KEY_LIFETIME_SECONDS => {
-                mutations.push(Mutation::delete::<StoredRingKey>(key.key_id.to_string()));
+                mutations.push(Mutation::delete::<StoredRingKey>(
+                    StoredRingKey::storage_key(key.key_id),
+                ));
             }
             Some(_) => {}
         }
@@ -267,6 +275,44 @@ pub async fn rotate_keys(
     )?)?);
     store.apply(mutations).await?;
     Ok(next_id)
+}
+
+/// `mayfly keys destroy ID`: remove ring key `key_id` now, an emergency
+/// revocation of everything it sealed (DESIGN.md "Revocation"): its
+/// session tokens no longer open, so every request signed with their
+/// credentials (presigned URLs included) is refused as an invalid token, on
+/// every node once it sees the change. The active key is refused (rotate
+/// first, which makes it a retired key), so the ring always has a key to
+/// seal with.
+pub async fn destroy_key(store: &dyn Store, key_id: u32) -> Result<(), AdminError> {
+    let snapshot = Snapshot::from_rows(0, store.load_all().await?);
+    let active = active_key_id(&snapshot);
+    if !snapshot.ring_keys().any(|key| key.key_id == key_id) {
+        return Err(AdminError::NoSuchKey(key_id));
+    }
+    if active == Some(key_id) {
+        return Err(AdminError::ActiveKey(key_id));
+    }
+    match store
+        .apply(vec![Mutation::delete::<StoredRingKey>(
+            StoredRingKey::storage_key(key_id),
+        )])
+        .await
+    {
+        Ok(_) => Ok(()),
+        // Destroyed meanwhile (by another `destroy` or a rotation's purge).
+        Err(StoreError::NotFound { .. }) => Err(AdminError::NoSuchKey(key_id)),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// The key that seals: the newest key not retired.
+fn active_key_id(snapshot: &Snapshot) -> Option<u32> {
+    snapshot
+        .ring_keys()
+        .filter(|k| k.retired_at.is_none())
+        .map(|k| k.key_id)
+        .max()
 }
 
 /// The inline policy name AWS's "revoke active sessions" writes.
@@ -340,11 +386,7 @@ pub async fn revoke_key(
 /// `mayfly keys list`.
 pub async fn list_keys(store: &dyn Store) -> Result<Vec<KeyInfo>, AdminError> {
     let snapshot = Snapshot::from_rows(0, store.load_all().await?);
-    let active = snapshot
-        .ring_keys()
-        .filter(|k| k.retired_at.is_none())
-        .map(|k| k.key_id)
-        .max();
+    let active = active_key_id(&snapshot);
     Ok(snapshot
         .ring_keys()
         .map(|k| KeyInfo {

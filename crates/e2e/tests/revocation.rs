@@ -170,3 +170,59 @@ async fn revoke_key_refuses_that_temporary_key_at_once_and_no_other() -> Result<
     assert!(!output.status.success());
     Ok(())
 }
+
+#[tokio::test]
+async fn destroying_a_ring_key_refuses_every_session_it_sealed_and_no_other() -> Result<()> {
+    let server = Server::start()?;
+    let sts = server.sts(server.root());
+    let old = sts.get_session_token().duration_seconds(900).send().await?;
+    let old = session_credentials(old.credentials().expect("credentials"));
+    server.sts(old.clone()).get_caller_identity().send().await?;
+
+    // The active key seals every new token: it cannot go first.
+    let output = server.admin(&["keys", "destroy", "1"])?;
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("key 1 is the active key"), "{stderr}");
+    let output = server.admin(&["keys", "destroy", "7"])?;
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no key 7"), "{stderr}");
+
+    let rotated = server.admin(&["keys", "rotate"])?;
+    assert!(rotated.status.success());
+    let output = server.admin(&["keys", "destroy", "1"])?;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    // Within a second the running server refuses the old key's session.
+    let mut refused = None;
+    for _ in 0..40 {
+        match server.sts(old.clone()).get_caller_identity().send().await {
+            Err(e) => {
+                refused = Some(error_code(&e));
+                break;
+            }
+            Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+        }
+    }
+    assert_eq!(refused, Some(Some("InvalidClientTokenId".to_owned())));
+
+    // Sessions sealed under the new key work, and the ring lists key 2 only.
+    let new = sts.get_session_token().duration_seconds(900).send().await?;
+    let new = session_credentials(new.credentials().expect("credentials"));
+    let me = server.sts(new).get_caller_identity().send().await?;
+    assert_eq!(me.account(), Some(ACCOUNT));
+    let listed = server.admin(&["keys", "list"])?;
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    let ids: Vec<&str> = listed
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split_whitespace().next())
+        .collect();
+    assert_eq!(ids, ["2"], "{listed}");
+    Ok(())
+}

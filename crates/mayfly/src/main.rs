@@ -169,6 +169,15 @@ enum KeysCommand {
         #[command(flatten)]
         store: config::StoreArgs,
     },
+    /// Destroy a retired key now: every session token it sealed is refused
+    /// (an emergency revocation). Rotate first to destroy the active key.
+    Destroy {
+        /// The key's id, as `mayfly keys list` shows it.
+        #[arg(value_name = "KEY_ID")]
+        key_id: u32,
+        #[command(flatten)]
+        store: config::StoreArgs,
+    },
 }
 
 fn main() -> ExitCode {
@@ -269,6 +278,17 @@ async fn run(cli: Cli) -> Result<()> {
             )
             .await?;
             println!("key {id} is now active");
+            Ok(())
+        }
+        Command::Keys {
+            command: KeysCommand::Destroy { key_id, store },
+        } => {
+            init_logging("text", "warn");
+            let opened = store.open().await?;
+            mayfly_core::admin::destroy_key(opened.store.as_ref(), key_id).await?;
+            println!(
+                "key {key_id} is destroyed: the session tokens it sealed are refused from now on"
+            );
             Ok(())
         }
         Command::Keys {
