@@ -14,6 +14,8 @@
     reason = "tests fail loudly on broken fixtures"
 )]
 
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
@@ -378,5 +380,195 @@ async fn a_node_without_the_shared_master_key_refuses_to_start() -> Result<()> {
     std::io::Read::read_to_string(&mut second.stderr.take().expect("stderr"), &mut stderr)?;
     assert!(stderr.contains("same MAYFLY_MASTER_KEY"), "{stderr}");
     assert!(!data.path().join("master.key").exists());
+    Ok(())
+}
+
+/// Another valid master key than `mayfly_e2e::MASTER_KEY`.
+const OTHER_MASTER_KEY: &str = "0202020202020202020202020202020202020202020202020202020202020202";
+
+/// A `mayfly serve` on `database` with data directory `data` and master
+/// key `key` (`None`: none given, so the node reads or generates
+/// `master.key`); stdout and stderr piped.
+fn spawn_node(database: &Database, data: &std::path::Path, key: Option<&str>) -> Result<Child> {
+    let mut command = Command::new(mayfly_e2e::mayfly_binary()?);
+    command
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--s3-listen",
+            "127.0.0.1:0",
+        ])
+        .arg("--data-dir")
+        .arg(data)
+        .args(["--store-url", &database.url])
+        .env("MAYFLY_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    match key {
+        Some(key) => command.env("MAYFLY_MASTER_KEY", key),
+        None => command.env_remove("MAYFLY_MASTER_KEY"),
+    };
+    Ok(command.spawn()?)
+}
+
+/// A node that came up, killed on drop.
+#[derive(Debug)]
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// How a spawned node's start ended.
+#[derive(Debug)]
+enum Started {
+    /// It printed its listening lines (and runs until this is dropped).
+    Up { _node: Running },
+    /// It exited unsuccessfully, with this on stderr.
+    Refused(String),
+}
+
+/// Wait (at most 30 s) until `child` is listening or has exited.
+async fn started(mut child: Child) -> Result<Started> {
+    let stdout = child.stdout.take().expect("stdout");
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let ready = BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .any(|line| line.starts_with("mayfly listening s3="));
+        let _ = ready_tx.send(ready);
+    });
+    let start = Instant::now();
+    loop {
+        if ready_rx.try_recv() == Ok(true) {
+            return Ok(Started::Up {
+                _node: Running(child),
+            });
+        }
+        if let Some(status) = child.try_wait()? {
+            assert!(!status.success(), "mayfly serve exited successfully");
+            let mut stderr = String::new();
+            child
+                .stderr
+                .take()
+                .expect("stderr")
+                .read_to_string(&mut stderr)?;
+            return Ok(Started::Refused(stderr));
+        }
+        if start.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("mayfly serve neither came up nor exited within 30 s");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The refusal of a master key the store's key check does not accept.
+fn assert_wrong_key_refusal(stderr: &str, database: &Database) {
+    assert!(
+        stderr.contains("does not match the one that sealed the secrets of the store"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "give every node the same MAYFLY_MASTER_KEY (or the first node's master.key)"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&mayfly_store::redact_url(&database.url)),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(mayfly_e2e::MASTER_KEY), "{stderr}");
+    assert!(!stderr.contains(OTHER_MASTER_KEY), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_node_with_another_master_key_refuses_to_start() -> Result<()> {
+    let database = Database::create().await;
+    let first = node(&database)?;
+    let data = tempfile::tempdir()?;
+    let second = spawn_node(&database, data.path(), Some(OTHER_MASTER_KEY))?;
+    match started(second).await? {
+        Started::Up { .. } => panic!("a node with another master key started"),
+        Started::Refused(stderr) => {
+            assert_wrong_key_refusal(&stderr, &database);
+            assert!(
+                stderr.contains("the master key from MAYFLY_MASTER_KEY"),
+                "{stderr}"
+            );
+        }
+    }
+    // Admin commands are refused the same way.
+    let output = Command::new(mayfly_e2e::mayfly_binary()?)
+        .args(["keys", "list", "--store-url", &database.url])
+        .arg("--data-dir")
+        .arg(data.path())
+        .env("MAYFLY_MASTER_KEY", OTHER_MASTER_KEY)
+        .stdin(Stdio::null())
+        .output()?;
+    assert!(!output.status.success());
+    assert_wrong_key_refusal(&String::from_utf8_lossy(&output.stderr), &database);
+    // The first node is unaffected.
+    first.sts(first.root()).get_caller_identity().send().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn nodes_started_at_once_on_an_empty_store_never_both_come_up_with_different_keys()
+-> Result<()> {
+    // Given keys, then generated ones (each node writes its own
+    // master.key); several rounds to meet the race in its several shapes.
+    for round in 0..4 {
+        let keys = if round % 2 == 0 {
+            [Some(mayfly_e2e::MASTER_KEY), Some(OTHER_MASTER_KEY)]
+        } else {
+            [None, None]
+        };
+        let database = Database::create().await;
+        let dirs = [tempfile::tempdir()?, tempfile::tempdir()?];
+        let a = spawn_node(&database, dirs[0].path(), keys[0])?;
+        let b = spawn_node(&database, dirs[1].path(), keys[1])?;
+        let (a, b) = tokio::join!(started(a), started(b));
+        let outcomes = [a?, b?];
+        let up: Vec<usize> = (0..2)
+            .filter(|&i| matches!(outcomes[i], Started::Up { .. }))
+            .collect();
+        assert_eq!(up.len(), 1, "round {round}: {outcomes:?}");
+        let (winner, loser) = (up[0], 1 - up[0]);
+        let Started::Refused(stderr) = &outcomes[loser] else {
+            unreachable!("one node is up");
+        };
+        assert!(
+            stderr.contains("same MAYFLY_MASTER_KEY"),
+            "round {round}: {stderr}"
+        );
+        assert!(!stderr.contains(mayfly_e2e::MASTER_KEY), "{stderr}");
+        assert!(!stderr.contains(OTHER_MASTER_KEY), "{stderr}");
+        if keys[0].is_none() {
+            // The loser keeps no key of its own: a retry after copying
+            // the winner's master.key (or with no file at all) is clean.
+            assert!(dirs[winner].path().join("master.key").exists());
+            assert!(
+                !dirs[loser].path().join("master.key").exists(),
+                "round {round}: the refused node kept its generated master.key"
+            );
+            std::fs::copy(
+                dirs[winner].path().join("master.key"),
+                dirs[loser].path().join("master.key"),
+            )?;
+            let retry = spawn_node(&database, dirs[loser].path(), None)?;
+            assert!(
+                matches!(started(retry).await?, Started::Up { .. }),
+                "round {round}: the retry with the winner's key did not come up"
+            );
+        }
+    }
     Ok(())
 }

@@ -49,3 +49,74 @@ fn tls_flags_go_together() {
         .unwrap();
     assert!(!output.status.success());
 }
+
+#[test]
+fn a_data_dir_refuses_a_master_key_other_than_the_one_it_was_created_with() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    const KEY: &str = "0101010101010101010101010101010101010101010101010101010101010101";
+    const OTHER: &str = "0202020202020202020202020202020202020202020202020202020202020202";
+    let dir = tempfile::tempdir().unwrap();
+    let serve = |key: &str| {
+        let mut command = mayfly();
+        command
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--s3-listen",
+                "127.0.0.1:0",
+            ])
+            .arg("--data-dir")
+            .arg(dir.path())
+            .env("MAYFLY_MASTER_KEY", key)
+            .env("MAYFLY_LOG", "warn")
+            .env_remove("MAYFLY_STORE_URL")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
+    };
+    let keys_list = |key: &str| {
+        mayfly()
+            .args(["keys", "list", "--data-dir"])
+            .arg(dir.path())
+            .env("MAYFLY_MASTER_KEY", key)
+            .env_remove("MAYFLY_STORE_URL")
+            .output()
+            .unwrap()
+    };
+
+    // First start: creates the store, records the key check, initializes.
+    let mut first = serve(KEY).spawn().unwrap();
+    let ready = BufReader::new(first.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .any(|line| line.starts_with("mayfly listening s3="));
+    let _ = first.kill();
+    let _ = first.wait();
+    assert!(ready, "mayfly serve did not become ready");
+
+    let refused = |output: std::process::Output| {
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(
+            stderr.contains("the master key from MAYFLY_MASTER_KEY does not match"),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("give every node the same MAYFLY_MASTER_KEY"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains(KEY) && !stderr.contains(OTHER), "{stderr}");
+    };
+    refused(keys_list(OTHER));
+    refused(serve(OTHER).output().unwrap());
+    let output = keys_list(KEY);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -517,6 +517,33 @@ pub(crate) async fn expired_one_time_uses_are_pruned_and_live_ones_kept(store: &
     }
 }
 
+pub(crate) async fn the_first_key_check_claimed_is_kept(store: &dyn Store) {
+    assert_eq!(store.key_check().await.unwrap(), None);
+    let first = vec![1, 0, 2, 255, 3];
+    assert_eq!(store.claim_key_check(&first).await.unwrap(), first);
+    assert_eq!(store.key_check().await.unwrap(), Some(first.clone()));
+    // A later claim with other bytes learns the first value, and changes
+    // nothing.
+    assert_eq!(store.claim_key_check(&[9; 45]).await.unwrap(), first);
+    assert_eq!(store.claim_key_check(&first).await.unwrap(), first);
+    assert_eq!(store.key_check().await.unwrap(), Some(first));
+    // The key check is not configuration: no generation, no entity.
+    assert_eq!(store.generation().await.unwrap(), 0);
+    assert!(store.load_all().await.unwrap().is_empty());
+}
+
+pub(crate) async fn the_key_check_outlives_configuration_writes(store: &dyn Store) {
+    let sealed = vec![7; 45];
+    store.apply(one_of_each()).await.unwrap();
+    assert_eq!(store.key_check().await.unwrap(), None);
+    assert_eq!(store.claim_key_check(&sealed).await.unwrap(), sealed);
+    store
+        .apply(vec![Mutation::delete::<RingKey>(RingKey::storage_key(1))])
+        .await
+        .unwrap();
+    assert_eq!(store.key_check().await.unwrap(), Some(sealed));
+}
+
 /// Runs every conformance function on a fresh store from `open`.
 macro_rules! store_conformance_tests {
     ($open:expr) => {
@@ -536,6 +563,8 @@ macro_rules! store_conformance_tests {
             a_batch_may_rename_by_delete_and_insert,
             a_one_time_value_is_accepted_once_until_it_expires,
             expired_one_time_uses_are_pruned_and_live_ones_kept,
+            the_first_key_check_claimed_is_kept,
+            the_key_check_outlives_configuration_writes,
         );
     };
     (@each $open:expr; $($name:ident),+ $(,)?) => {

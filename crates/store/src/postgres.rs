@@ -54,6 +54,10 @@ pub(crate) const MIGRATIONS: &[&[&str]] = &[
     )"#,
         "CREATE INDEX IF NOT EXISTS one_time_uses_expiry ON one_time_uses (expires_at)",
     ],
+    &["CREATE TABLE IF NOT EXISTS key_check (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        sealed BYTEA NOT NULL
+    )"],
 ];
 
 /// Every this many uses recorded through one handle, the expired ones are
@@ -151,6 +155,30 @@ impl PostgresStore {
             .collect()
     }
 
+    async fn read_key_check(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT sealed FROM key_check WHERE id = 1")
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn insert_key_check(&self, sealed: Vec<u8>) -> Result<Vec<u8>, StoreError> {
+        // A concurrent claim's insert makes this one wait for its commit
+        // (then do nothing), or for its rollback (then insert): either way
+        // a committed row exists afterwards, never changed or deleted, and
+        // the read (a statement of its own, so a fresh snapshot) finds it.
+        sqlx::query(
+            "INSERT INTO key_check (id, sealed) VALUES (1, $1) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(sealed)
+        .execute(&self.pool)
+        .await?;
+        self.read_key_check().await?.ok_or_else(|| {
+            StoreError::Database("the key check vanished after it was recorded".to_owned())
+        })
+    }
+
     async fn read_generation(&self) -> Result<u64, StoreError> {
         let value: i64 = sqlx::query_scalar("SELECT value FROM meta WHERE name = 'generation'")
             .fetch_one(&self.pool)
@@ -218,6 +246,14 @@ impl Store for PostgresStore {
         now: u64,
     ) -> StoreFuture<'_, Result<bool, StoreError>> {
         Box::pin(self.first_use(scope.to_owned(), id.to_owned(), expires_at, now))
+    }
+
+    fn key_check(&self) -> StoreFuture<'_, Result<Option<Vec<u8>>, StoreError>> {
+        Box::pin(self.read_key_check())
+    }
+
+    fn claim_key_check(&self, sealed: &[u8]) -> StoreFuture<'_, Result<Vec<u8>, StoreError>> {
+        Box::pin(self.insert_key_check(sealed.to_vec()))
     }
 }
 
@@ -619,6 +655,22 @@ mod tests {
         for store in [&a, &b, &c] {
             assert_eq!(store.generation().await.unwrap(), 0);
         }
+    }
+
+    #[tokio::test]
+    async fn nodes_claiming_the_key_check_at_once_learn_one_winner() {
+        let schema = Schema::create().await;
+        let (first, second, third) = tokio::join!(schema.store(), schema.store(), schema.store());
+        let (a, b, c) = tokio::join!(
+            first.claim_key_check(&[1; 45]),
+            second.claim_key_check(&[2; 45]),
+            third.claim_key_check(&[3; 45]),
+        );
+        let (a, b, c) = (a.unwrap(), b.unwrap(), c.unwrap());
+        assert_eq!(a, b);
+        assert_eq!(b, c);
+        assert!([[1; 45], [2; 45], [3; 45]].contains(&<[u8; 45]>::try_from(a.as_slice()).unwrap()));
+        assert_eq!(second.key_check().await.unwrap(), Some(a));
     }
 
     #[tokio::test]

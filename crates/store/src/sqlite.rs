@@ -42,6 +42,10 @@ pub(crate) const MIGRATIONS: &[&[&str]] = &[
     )",
         "CREATE INDEX IF NOT EXISTS one_time_uses_expiry ON one_time_uses (expires_at)",
     ],
+    &["CREATE TABLE IF NOT EXISTS key_check (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        sealed BLOB NOT NULL
+    )"],
 ];
 
 /// The SQLite `Store`.
@@ -163,6 +167,29 @@ impl SqliteStore {
         answer.await.map_err(|_| stopped())?
     }
 
+    async fn read_key_check(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT sealed FROM key_check WHERE id = 1")
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn insert_key_check(&self, sealed: Vec<u8>) -> Result<Vec<u8>, StoreError> {
+        // SQLite serializes writers, and the row is never changed or
+        // deleted once written: whichever claim was written first (this
+        // one or another process's) is what the read finds.
+        sqlx::query(
+            "INSERT INTO key_check (id, sealed) VALUES (1, ?1) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(sealed)
+        .execute(&self.pool)
+        .await?;
+        self.read_key_check().await?.ok_or_else(|| {
+            StoreError::Database("the key check vanished after it was recorded".to_owned())
+        })
+    }
+
     async fn read_generation(&self) -> Result<u64, StoreError> {
         let value: i64 = sqlx::query_scalar("SELECT value FROM meta WHERE name = 'generation'")
             .fetch_one(&self.pool)
@@ -192,6 +219,14 @@ impl Store for SqliteStore {
         now: u64,
     ) -> StoreFuture<'_, Result<bool, StoreError>> {
         Box::pin(self.first_use(scope.to_owned(), id.to_owned(), expires_at, now))
+    }
+
+    fn key_check(&self) -> StoreFuture<'_, Result<Option<Vec<u8>>, StoreError>> {
+        Box::pin(self.read_key_check())
+    }
+
+    fn claim_key_check(&self, sealed: &[u8]) -> StoreFuture<'_, Result<Vec<u8>, StoreError>> {
+        Box::pin(self.insert_key_check(sealed.to_vec()))
     }
 }
 
@@ -333,6 +368,44 @@ mod tests {
         let firsts = [a.unwrap(), b.unwrap(), c.unwrap()];
         assert_eq!(firsts.iter().filter(|first| **first).count(), 1);
         assert!(!first.record_first_use("idp", "_x", 100, 2).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn two_handles_claiming_the_key_check_at_once_learn_one_winner() {
+        let (first, dir) = temp_file().await;
+        let second = SqliteStore::open(&dir.path().join("mayfly.db"))
+            .await
+            .unwrap();
+        let (a, b) = tokio::join!(
+            first.claim_key_check(&[1; 45]),
+            second.claim_key_check(&[2; 45]),
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!(a, b);
+        assert!(a == [1; 45] || a == [2; 45], "{a:?}");
+        assert_eq!(first.key_check().await.unwrap(), Some(a));
+    }
+
+    #[tokio::test]
+    async fn a_database_of_an_older_schema_gains_an_empty_key_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mayfly.db");
+        let store = SqliteStore::open(&path).await.unwrap();
+        store.apply(conformance::one_of_each()).await.unwrap();
+        // As a binary before the key check left it.
+        sqlx::query("DROP TABLE key_check")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        sqlx::query("UPDATE meta SET value = 2 WHERE name = 'schema_version'")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        store.close().await;
+        let reopened = SqliteStore::open(&path).await.unwrap();
+        assert_eq!(reopened.key_check().await.unwrap(), None);
+        assert_eq!(reopened.generation().await.unwrap(), 1);
+        assert_eq!(reopened.claim_key_check(&[3; 45]).await.unwrap(), [3; 45]);
     }
 
     #[tokio::test]

@@ -44,6 +44,20 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         expires_at: u64,
         now: u64,
     ) -> StoreFuture<'_, Result<bool, StoreError>>;
+
+    /// The key check: a fixed value sealed under the master key of the
+    /// node that first opened the store, so a node holding another master
+    /// key is refused at start instead of failing later on each sealed
+    /// secret. `None` until [`Store::claim_key_check`] records one. Not
+    /// part of the configuration, like one-time uses.
+    fn key_check(&self) -> StoreFuture<'_, Result<Option<Vec<u8>>, StoreError>>;
+
+    /// Record `sealed` as the key check unless one is recorded already, and
+    /// return the value recorded now: `sealed`, or what another node (or an
+    /// earlier claim) recorded first. Atomic across every node sharing the
+    /// store: of several nodes claiming at once, all learn the one winner.
+    /// The key check is never replaced, and the generation does not move.
+    fn claim_key_check(&self, sealed: &[u8]) -> StoreFuture<'_, Result<Vec<u8>, StoreError>>;
 }
 
 /// Commit on success, roll back on failure (returning the original error):
