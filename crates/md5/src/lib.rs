@@ -11,14 +11,27 @@
 //! adds instead of one between the round function and the rotate. Here the
 //! constants are opaque to the optimizer and everything that does not
 //! depend on the newest word is summed first (about 510 MB/s), and on CPUs
-//! with AVX-512VL each round function is one `vpternlogd` and the rotate
-//! one `vprold`, which brings the chain to 4 cycles a step (about
-//! 590 MB/s). Figures and the command in docs/PERFORMANCE.md; both paths
-//! are checked against `md-5` over random inputs split at random points.
+//! with AVX-512VL each round function can be one `vpternlogd` and the
+//! rotate one `vprold`, which brings the chain to 4 cycles a step where
+//! those take a cycle each (about 590 MB/s on a Zen 4 EPYC). Where they
+//! take longer (a Zen 5 EPYC: 440 MB/s, against 800 for the plain code),
+//! that code is the slower, so [`Md5::new`] times both once per process
+//! and keeps the faster. Figures and the command in docs/PERFORMANCE.md;
+//! both paths are checked against `md-5` over random inputs split at
+//! random points.
 
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 mod scalar;
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// Bytes each code hashes per timing when [`Md5::new`] chooses between
+/// them: long enough for a timer's resolution, short enough to cost little.
+const CALIBRATION_BYTES: usize = 32 * 1024;
+/// Timings per code; the best counts, so a preemption in one is ignored.
+const CALIBRATION_ROUNDS: usize = 4;
 
 /// The round constants, `floor(abs(sin(i + 1)) * 2^32)`.
 const K: [u32; 64] = [
@@ -159,12 +172,40 @@ enum Backend {
 }
 
 impl Backend {
+    /// The faster code on this CPU, chosen once per process.
     fn detect() -> Self {
-        #[cfg(target_arch = "x86_64")]
-        if let Some(available) = avx512::Available::detect() {
-            return Self::Avx512(available);
+        static CHOSEN: OnceLock<Backend> = OnceLock::new();
+        *CHOSEN.get_or_init(|| {
+            #[cfg(target_arch = "x86_64")]
+            if let Some(available) = avx512::Available::detect() {
+                return Self::faster(Self::Scalar, Self::Avx512(available));
+            }
+            Self::Scalar
+        })
+    }
+
+    /// Whichever of `a` and `b` hashes [`CALIBRATION_BYTES`] faster, by the
+    /// best of [`CALIBRATION_ROUNDS`] interleaved timings each (`a` on a
+    /// tie). Timed rather than assumed: the AVX-512VL code is the faster on
+    /// CPUs whose vector rotate and ternary logic take one cycle (about
+    /// 590 against 510 MB/s on the Zen 4 EPYC of the first benchmarks) and
+    /// the slower where they do not (about 440 against 800 MB/s on a Zen 5
+    /// EPYC), and no feature flag tells the two apart. About 0.5 ms, once.
+    fn faster(a: Self, b: Self) -> Self {
+        let data = [0x5a_u8; CALIBRATION_BYTES];
+        let time = |backend: Self| {
+            let mut state = INITIAL;
+            let started = Instant::now();
+            backend.compress(&mut state, std::hint::black_box(&data));
+            std::hint::black_box(state);
+            started.elapsed()
+        };
+        let (mut best_a, mut best_b) = (Duration::MAX, Duration::MAX);
+        for _ in 0..CALIBRATION_ROUNDS {
+            best_a = best_a.min(time(a));
+            best_b = best_b.min(time(b));
         }
-        Self::Scalar
+        if best_b < best_a { b } else { a }
     }
 
     /// Compress the whole 64-byte blocks of `blocks` into `state` (a
@@ -197,7 +238,8 @@ impl Default for Md5 {
 }
 
 impl Md5 {
-    /// A new computation, using the fastest code this CPU runs.
+    /// A new computation, using the faster code on this CPU (timed once per
+    /// process, at the first call).
     pub fn new() -> Self {
         Self::with_backend(Backend::detect())
     }
@@ -208,7 +250,18 @@ impl Md5 {
         Self::with_backend(Backend::Scalar)
     }
 
-    /// Whether this computation uses the AVX-512VL code.
+    /// A new computation with the AVX-512VL code, where this CPU runs it,
+    /// even where it is the slower (to compare: `examples/speed.rs`).
+    pub fn avx512() -> Option<Self> {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(available) = avx512::Available::detect() {
+            return Some(Self::with_backend(Backend::Avx512(available)));
+        }
+        None
+    }
+
+    /// Whether this computation uses the AVX-512VL code (for
+    /// [`Md5::new`]: whether it was the faster here).
     pub fn is_accelerated(&self) -> bool {
         !matches!(self.backend, Backend::Scalar)
     }
@@ -298,6 +351,19 @@ mod tests {
             all.push(Backend::Avx512(available));
         }
         all
+    }
+
+    #[test]
+    fn new_keeps_one_choice_among_the_codes_this_cpu_runs() {
+        let first = Md5::new().is_accelerated();
+        for _ in 0..8 {
+            assert_eq!(Md5::new().is_accelerated(), first);
+        }
+        assert_eq!(Md5::avx512().is_some(), backends().len() == 2);
+        if Md5::avx512().is_none() {
+            assert!(!first, "no AVX-512VL here, yet chosen");
+        }
+        assert!(!Md5::portable().is_accelerated());
     }
 
     fn hex(digest: [u8; 16]) -> String {
