@@ -199,11 +199,13 @@ def large_transfers(args, api, s3, work, presign, curl):
     size_mb = args.size_mib * 1024 * 1024 / 1e6
     print(f"{args.size_mib} MiB object; resident memory of mayfly serve before: {before / 1024:.1f} MiB\n")
     print(f"| round | PutObject (curl) | PutObject (sendfile) "
-          f"| multipart, {args.part_mib} MiB parts x {args.part_concurrency} | GetObject (curl) | peak RSS |")
+          f"| multipart, {args.part_mib} MiB parts x {args.part_concurrency} | GetObject (curl) "
+          f"| peak RSS (in each transfer) |")
     print("|---|---|---|---|---|---|")
     rates = {"put": [], "put-sendfile": [], "multipart": [], "get": []}
     for i in range(args.large_rounds):
         peak = 0
+        peaks = []
         row = []
         for name, transfer in (("put", lambda: curl("-T", big, put_url)),
                                ("put-sendfile", lambda: put_by_sendfile(put_url, big)),
@@ -212,9 +214,10 @@ def large_transfers(args, api, s3, work, presign, curl):
             (status, seconds), used = with_peak_rss(api.pid, transfer)
             assert status == 200, f"{name} big: {status}"
             peak = max(peak, used)
+            peaks.append(f"{used / 1024:.1f}")
             rates[name].append(size_mb / seconds)
             row.append(f"{size_mb / seconds:,.0f} MB/s ({seconds:.2f} s)")
-        print(f"| {i + 1} | {' | '.join(row)} | {peak / 1024:.1f} MiB |")
+        print(f"| {i + 1} | {' | '.join(row)} | {peak / 1024:.1f} MiB ({' / '.join(peaks)}) |")
     medians = {k: sorted(v)[len(v) // 2] for k, v in rates.items()}
     print(f"\nmedian: PutObject {medians['put']:,.0f} MB/s (curl), {medians['put-sendfile']:,.0f} MB/s "
           f"(sendfile), multipart {medians['multipart']:,.0f} MB/s, "

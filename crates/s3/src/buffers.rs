@@ -8,7 +8,8 @@
 //! resident memory by tens of MiB; recycled, a transfer keeps a handful.
 //!
 //! A buffer's data starts at a [`BUFFER_ALIGN`] boundary, so a full one can
-//! be written to disk with `O_DIRECT` ([`crate::store::PendingObject`]).
+//! be written to disk with `O_DIRECT` ([`crate::store::PendingObject`]) and
+//! read into with it ([`crate::response::FileBody`]).
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -96,6 +97,23 @@ impl PooledBuffer {
     /// filler is not part of the data).
     pub fn vec_mut(&mut self) -> &mut Vec<u8> {
         &mut self.data
+    }
+
+    /// Fill the buffer, emptied first, by one call of `read` on its first
+    /// `len` bytes (at most [`BUFFER_BYTES`], zeroed, starting at the
+    /// aligned address); keeps the first `n` bytes for a returned `n`.
+    pub fn read_with(
+        &mut self,
+        len: usize,
+        read: impl FnOnce(&mut [u8]) -> std::io::Result<usize>,
+    ) -> std::io::Result<usize> {
+        let len = len.min(BUFFER_BYTES);
+        self.data.truncate(self.start);
+        self.data.resize(self.start + len, 0);
+        let result = read(self.data.get_mut(self.start..).unwrap_or_default());
+        let kept = result.as_ref().map_or(0, |n| (*n).min(len));
+        self.data.truncate(self.start + kept);
+        result
     }
 
     /// Whether it holds nothing.
