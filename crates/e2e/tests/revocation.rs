@@ -9,10 +9,29 @@
 )]
 
 use anyhow::Result;
+use aws_smithy_runtime_api::http::Response as HttpResponse;
 use mayfly_e2e::{
     ACCOUNT, Server, ServerOptions, allow, error_code, key_credentials, session_credentials,
     trust_policy,
 };
+
+/// The error code of the first refused call of `call`, tried every 50 ms
+/// for up to 2 s (a running server sees a change within one second);
+/// `None` if every call succeeded.
+async fn first_refusal<T, E, F, Fut>(mut call: F) -> Option<Option<String>>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, aws_sdk_sts::error::SdkError<E, HttpResponse>>>,
+    E: aws_sdk_sts::error::ProvideErrorMetadata,
+{
+    for _ in 0..40 {
+        match call().await {
+            Err(e) => return Some(error_code(&e)),
+            Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+        }
+    }
+    None
+}
 
 #[tokio::test]
 async fn revoke_sessions_refuses_older_sessions_and_lets_new_ones_work() -> Result<()> {
@@ -60,22 +79,14 @@ async fn revoke_sessions_refuses_older_sessions_and_lets_new_ones_work() -> Resu
     );
 
     // Within a second the running server refuses the old session.
-    let mut refused = None;
-    for _ in 0..40 {
-        match server
+    let refused = first_refusal(|| {
+        server
             .iam(old.clone())
             .get_role()
             .role_name("oncall")
             .send()
-            .await
-        {
-            Err(e) => {
-                refused = Some(error_code(&e));
-                break;
-            }
-            Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
-        }
-    }
+    })
+    .await;
     assert_eq!(refused, Some(Some("AccessDenied".to_owned())));
 
     // A session issued after the revocation works. Tokens carry whole
@@ -143,21 +154,7 @@ async fn revoke_key_refuses_that_temporary_key_at_once_and_no_other() -> Result<
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let mut refused = None;
-    for _ in 0..40 {
-        match server
-            .sts(revoked.clone())
-            .get_caller_identity()
-            .send()
-            .await
-        {
-            Err(e) => {
-                refused = Some(error_code(&e));
-                break;
-            }
-            Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
-        }
-    }
+    let refused = first_refusal(|| server.sts(revoked.clone()).get_caller_identity().send()).await;
     assert_eq!(refused, Some(Some("InvalidClientTokenId".to_owned())));
     server.sts(kept).get_caller_identity().send().await?;
 
@@ -199,16 +196,7 @@ async fn destroying_a_ring_key_refuses_every_session_it_sealed_and_no_other() ->
     );
 
     // Within a second the running server refuses the old key's session.
-    let mut refused = None;
-    for _ in 0..40 {
-        match server.sts(old.clone()).get_caller_identity().send().await {
-            Err(e) => {
-                refused = Some(error_code(&e));
-                break;
-            }
-            Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
-        }
-    }
+    let refused = first_refusal(|| server.sts(old.clone()).get_caller_identity().send()).await;
     assert_eq!(refused, Some(Some("InvalidClientTokenId".to_owned())));
 
     // Sessions sealed under the new key work, and the ring lists key 2 only.
