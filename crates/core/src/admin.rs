@@ -5,8 +5,8 @@
 
 use aws_lc_rs::rand::SystemRandom;
 use mayfly_store::{
-    AccessKey, AccessKeyStatus, Account, Mutation, Revocation, RingKey as StoredRingKey, Role,
-    Snapshot, Store, StoreError,
+    AccessKey, AccessKeyStatus, Account, Entity, MfaDevice, Mutation, Revocation,
+    RingKey as StoredRingKey, Role, SamlProvider, Snapshot, Store, StoreError, StoredRow, decode,
 };
 use mayfly_token::{KeyRing, MasterKey, SecretKey, TokenError};
 
@@ -59,6 +59,36 @@ pub enum AdminError {
     /// The active ring key cannot be destroyed: nothing would seal.
     #[error("key {0} is the active key; run `mayfly keys rotate` first, then destroy it")]
     ActiveKey(u32),
+    /// A master-key rotation met a sealed item the current master key does
+    /// not open (a damaged row, or one sealed under yet another key):
+    /// nothing was rotated.
+    #[error("the {kind} `{key}` does not open under the current master key; nothing was rotated")]
+    SealedItemDoesNotOpen {
+        /// What the item is, e.g. `ring key`.
+        kind: &'static str,
+        /// Its storage key.
+        key: String,
+    },
+    /// A master-key rotation met sealed data it does not know how to
+    /// reseal (a SAML provider's private decryption keys: nothing writes
+    /// them yet): nothing was rotated.
+    #[error("the {kind} `{key}` holds sealed data this version cannot reseal; nothing was rotated")]
+    CannotReseal {
+        /// What the item is.
+        kind: &'static str,
+        /// Its storage key.
+        key: String,
+    },
+    /// A stored row does not decode as its kind.
+    #[error("the stored {kind} `{key}` does not decode: {reason}")]
+    Corrupt {
+        /// The row's kind.
+        kind: String,
+        /// The row's storage key.
+        key: String,
+        /// Where decoding failed (never the value).
+        reason: String,
+    },
 }
 
 impl From<TokenError> for AdminError {
@@ -75,6 +105,26 @@ pub fn ring_key_label(key_id: u32) -> String {
 /// The label binding a sealed secret access key to its access key id.
 pub fn access_key_label(access_key_id: &str) -> String {
     format!("mayfly/access-key/{access_key_id}")
+}
+
+/// The key check's plaintext: fixed and public. Every store records it
+/// sealed under its master key ([`Store::claim_key_check`], replaced only
+/// by [`rotate_master_key`]); a node whose master key does not open it back
+/// to these bytes is refused at every open.
+pub const KEY_CHECK_PLAINTEXT: &[u8] = b"mayfly master key check v1";
+/// The label the key check is sealed under (no other blob uses it).
+pub const KEY_CHECK_LABEL: &str = "mayfly/key-check";
+
+/// The key check sealed under `master_key`.
+pub fn seal_key_check(master_key: &MasterKey, rng: &SystemRandom) -> Result<Vec<u8>, AdminError> {
+    Ok(master_key.seal(KEY_CHECK_PLAINTEXT, KEY_CHECK_LABEL, rng)?)
+}
+
+/// Whether `sealed` is the key check sealed under `master_key`.
+pub fn opens_key_check(master_key: &MasterKey, sealed: &[u8]) -> bool {
+    master_key
+        .open(sealed, KEY_CHECK_LABEL)
+        .is_ok_and(|plaintext| plaintext.as_slice() == KEY_CHECK_PLAINTEXT)
 }
 
 /// A root key pair, printed or written once and never stored in the clear.
@@ -438,5 +488,183 @@ pub(crate) fn seal_access_key(
         status: AccessKeyStatus::Active,
         created_at: now,
         last_used: None,
+    })
+}
+
+/// What `mayfly master-key rotate` resealed (counts only, never material).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MasterKeyRotation {
+    /// Ring keys (the session-token keys; their material is unchanged).
+    pub ring_keys: usize,
+    /// Long-term secret access keys, active or not.
+    pub access_keys: usize,
+    /// Virtual MFA device seeds.
+    pub mfa_seeds: usize,
+    /// The store generation the rotation wrote.
+    pub generation: u64,
+}
+
+/// `mayfly master-key rotate`: reseal every secret at rest, and the key
+/// check, from `old` to `new`, in one store transaction. Every sealed item
+/// is opened under `old` first: one that does not open, or a key check
+/// that does not, fails the rotation before anything is written. The write
+/// is a compare and swap on the key check (sealed under `old`, claimed once
+/// everything opened if the store has none yet), so two rotations at once
+/// cannot both win, and on the generation, so a change a running node
+/// writes meanwhile is never overwritten (the rows are read again). A
+/// failure leaves the store as it was, still under `old`. Nodes that hold
+/// `old` in memory can no longer open the key ring after this: every node
+/// must restart with `new`.
+pub async fn rotate_master_key(
+    store: &dyn Store,
+    old: &MasterKey,
+    new: &MasterKey,
+) -> Result<MasterKeyRotation, AdminError> {
+    let mut attempts = 0;
+    loop {
+        match rotate_master_key_once(store, old, new).await {
+            // A write by a running node between the read and the swap:
+            // read again (a few times) rather than overwrite it.
+            Err(AdminError::Store(StoreError::GenerationChanged))
+                if attempts < MASTER_KEY_ROTATION_ATTEMPTS =>
+            {
+                attempts += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
+/// How many times [`rotate_master_key`] reads again when the store changed
+/// under it before it gives up.
+const MASTER_KEY_ROTATION_ATTEMPTS: u32 = 5;
+
+/// One attempt of [`rotate_master_key`], on the rows of one generation.
+async fn rotate_master_key_once(
+    store: &dyn Store,
+    old: &MasterKey,
+    new: &MasterKey,
+) -> Result<MasterKeyRotation, AdminError> {
+    let rng = SystemRandom::new();
+    let recorded = store.key_check().await?;
+    if recorded
+        .as_ref()
+        .is_some_and(|sealed| !opens_key_check(old, sealed))
+    {
+        return Err(AdminError::MasterKeyMismatch);
+    }
+    // Generation first: a write racing with load_all makes the swap fail.
+    let generation = store.generation().await?;
+    let mut report = MasterKeyRotation {
+        ring_keys: 0,
+        access_keys: 0,
+        mfa_seeds: 0,
+        generation: 0,
+    };
+    let mut mutations = Vec::new();
+    for row in store.load_all().await? {
+        match row.kind.as_str() {
+            StoredRingKey::KIND => {
+                let mut key: StoredRingKey = decode_row(&row)?;
+                key.material_sealed = reseal(
+                    old,
+                    new,
+                    &key.material_sealed,
+                    &ring_key_label(key.key_id),
+                    ("ring key", &row.key),
+                    &rng,
+                )?;
+                mutations.push(Mutation::update(&key)?);
+                report.ring_keys += 1;
+            }
+            AccessKey::KIND => {
+                let mut key: AccessKey = decode_row(&row)?;
+                key.secret_sealed = reseal(
+                    old,
+                    new,
+                    &key.secret_sealed,
+                    &access_key_label(&key.access_key_id),
+                    ("access key", &row.key),
+                    &rng,
+                )?;
+                mutations.push(Mutation::update(&key)?);
+                report.access_keys += 1;
+            }
+            MfaDevice::KIND => {
+                let mut device: MfaDevice = decode_row(&row)?;
+                device.seed_sealed = reseal(
+                    old,
+                    new,
+                    &device.seed_sealed,
+                    &crate::mfa::seed_label(&device.serial_number()),
+                    ("MFA device", &row.key),
+                    &rng,
+                )?;
+                mutations.push(Mutation::update(&device)?);
+                report.mfa_seeds += 1;
+            }
+            SamlProvider::KIND => {
+                let provider: SamlProvider = decode_row(&row)?;
+                if !provider.private_keys.is_empty() {
+                    return Err(AdminError::CannotReseal {
+                        kind: "SAML provider",
+                        key: row.key,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    // A store without a key check yet (written before key checks existed)
+    // gets one under `old` now that `old` opened everything, as every
+    // open does; then the swap has a value to expect.
+    let expected = match recorded {
+        Some(recorded) => recorded,
+        None => store.claim_key_check(&seal_key_check(old, &rng)?).await?,
+    };
+    if !opens_key_check(old, &expected) {
+        return Err(AdminError::MasterKeyMismatch);
+    }
+    report.generation = store
+        .apply_with_key_check(
+            mutations,
+            generation,
+            &expected,
+            &seal_key_check(new, &rng)?,
+        )
+        .await?;
+    Ok(report)
+}
+
+/// `sealed` (the item `what`: its kind and storage key) opened under `old`
+/// and sealed again under `new` with the same `label`.
+fn reseal(
+    old: &MasterKey,
+    new: &MasterKey,
+    sealed: &[u8],
+    label: &str,
+    what: (&'static str, &str),
+    rng: &SystemRandom,
+) -> Result<Vec<u8>, AdminError> {
+    let plaintext = old
+        .open(sealed, label)
+        .map_err(|_| AdminError::SealedItemDoesNotOpen {
+            kind: what.0,
+            key: what.1.to_owned(),
+        })?;
+    Ok(new.seal(&plaintext, label, rng)?)
+}
+
+/// A stored row decoded as its kind.
+fn decode_row<E: Entity>(row: &StoredRow) -> Result<E, AdminError> {
+    decode(&row.value).map_err(|error| AdminError::Corrupt {
+        kind: row.kind.clone(),
+        key: row.key.clone(),
+        reason: format!(
+            "{:?} error at line {} column {}",
+            error.classify(),
+            error.line(),
+            error.column()
+        ),
     })
 }

@@ -2,7 +2,12 @@
 //! times passed in (no sleeping): retired keys are purged once nothing they
 //! sealed can still be valid, and only a retired key can be destroyed.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests"
+)]
 
 mod common;
 

@@ -56,6 +56,9 @@ pub struct ServerOptions {
     pub args: Vec<String>,
     /// Extra environment variables for the server (e.g. `SSL_CERT_FILE`).
     pub env: Vec<(String, String)>,
+    /// Take the master key from `DATA_DIR/master.key` (generated at first
+    /// start) instead of MAYFLY_MASTER_KEY.
+    pub master_key_file: bool,
 }
 
 /// A running `mayfly serve`, killed on drop.
@@ -91,6 +94,12 @@ impl Server {
             }
         };
         let mut command = Command::new(mayfly_binary()?);
+        // Before `options.env`, which may give another key.
+        if options.master_key_file {
+            command.env_remove("MAYFLY_MASTER_KEY");
+        } else {
+            command.env("MAYFLY_MASTER_KEY", MASTER_KEY);
+        }
         command
             .arg("serve")
             .arg("--data-dir")
@@ -104,7 +113,6 @@ impl Server {
             .args(&options.args)
             .env("MAYFLY_ROOT_ACCESS_KEY_ID", ROOT_ACCESS_KEY_ID)
             .env("MAYFLY_ROOT_SECRET_ACCESS_KEY", ROOT_SECRET)
-            .env("MAYFLY_MASTER_KEY", MASTER_KEY)
             .env("MAYFLY_LOG", "warn")
             .env(
                 "MAYFLY_TEST_CLOCK_OFFSET_SECONDS",

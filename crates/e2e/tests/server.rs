@@ -261,3 +261,196 @@ async fn an_unknown_access_key_is_invalid_client_token_id() -> Result<()> {
     assert_eq!(error_code(&err).as_deref(), Some("InvalidClientTokenId"));
     Ok(())
 }
+
+/// `mayfly master-key rotate --data-dir DIR` with the key `key_env` names
+/// (`None`: the data directory's master.key).
+fn rotate_master_key(
+    data_dir: &std::path::Path,
+    key_env: Option<&str>,
+) -> Result<std::process::Output> {
+    let mut command = Command::new(mayfly_binary()?);
+    command
+        .args(["master-key", "rotate", "--data-dir"])
+        .arg(data_dir)
+        .env_remove("MAYFLY_STORE_URL")
+        .env("MAYFLY_LOG", "warn")
+        .stdin(Stdio::null());
+    match key_env {
+        Some(key) => command.env("MAYFLY_MASTER_KEY", key),
+        None => command.env_remove("MAYFLY_MASTER_KEY"),
+    };
+    Ok(command.output()?)
+}
+
+/// `mayfly serve` on `data_dir` with its master.key, expected to refuse to
+/// start: its stderr (the test fails if it is still running after 30 s).
+fn refused_start(data_dir: &std::path::Path) -> Result<String> {
+    let mut child = Command::new(mayfly_binary()?)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--s3-listen",
+            "127.0.0.1:0",
+        ])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env_remove("MAYFLY_MASTER_KEY")
+        .env_remove("MAYFLY_STORE_URL")
+        .env("MAYFLY_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    for _ in 0..300 {
+        if let Some(status) = child.try_wait()? {
+            assert!(!status.success());
+            let mut stderr = String::new();
+            child
+                .stderr
+                .take()
+                .expect("stderr")
+                .read_to_string(&mut stderr)?;
+            return Ok(stderr);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    anyhow::bail!("mayfly serve started with a master key it should refuse")
+}
+
+#[tokio::test]
+async fn a_master_key_file_rotated_offline_serves_the_same_credentials_and_sessions() -> Result<()>
+{
+    let temp = tempfile::tempdir()?;
+    let data_dir = temp.path().join("data");
+    let options = ServerOptions {
+        data_dir: Some(data_dir.clone()),
+        master_key_file: true,
+        ..ServerOptions::default()
+    };
+    let server = Server::start_with(options.clone())?;
+    let issued = server.sts(server.root()).get_session_token().send().await?;
+    let session = mayfly_e2e::session_credentials(issued.credentials().expect("credentials"));
+    server
+        .sts(session.clone())
+        .get_caller_identity()
+        .send()
+        .await?;
+    assert!(server.terminate()?.success());
+
+    let key_file = data_dir.join("master.key");
+    let old_key = std::fs::read_to_string(&key_file)?;
+    let rotated = rotate_master_key(&data_dir, None)?;
+    let stdout = String::from_utf8(rotated.stdout)?;
+    let stderr = String::from_utf8(rotated.stderr)?;
+    assert!(rotated.status.success(), "{stderr}");
+    assert!(
+        stderr
+            .contains("resealed under the new master key: 1 ring keys, 1 access keys, 0 MFA seeds"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("restart every node"), "{stderr}");
+    assert_eq!(
+        stdout,
+        format!("the new master key is in {}\n", key_file.display())
+    );
+    let new_key = std::fs::read_to_string(&key_file)?;
+    assert_ne!(new_key.trim(), old_key.trim());
+    for text in [&stdout, &stderr] {
+        assert!(!text.contains(new_key.trim()) && !text.contains(old_key.trim()));
+    }
+    assert!(!data_dir.join("master.key.new").exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&key_file)?.permissions().mode() & 0o777,
+            0o600
+        );
+    }
+
+    // Restarted with the new master.key: the root key and the session
+    // issued before the rotation both still work.
+    let server = Server::start_with(options)?;
+    let me = server
+        .sts(server.root())
+        .get_caller_identity()
+        .send()
+        .await?;
+    assert_eq!(me.account(), Some(ACCOUNT));
+    let me = server.sts(session).get_caller_identity().send().await?;
+    assert_eq!(me.account(), Some(ACCOUNT));
+    assert!(server.terminate()?.success());
+
+    // The old key is refused at start by the key check; with a
+    // master.key.new beside it (an interrupted rotation), the refusal
+    // points to it.
+    std::fs::write(&key_file, &old_key)?;
+    let stderr = refused_start(&data_dir)?;
+    assert!(
+        stderr.contains("does not match the one that sealed the secrets of the store"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("master.key.new"), "{stderr}");
+    std::fs::write(data_dir.join("master.key.new"), &new_key)?;
+    let stderr = refused_start(&data_dir)?;
+    assert!(
+        stderr.contains("master.key.new is left from an interrupted `mayfly master-key rotate`"),
+        "{stderr}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_master_key_from_the_environment_is_rotated_to_one_printed_once() -> Result<()> {
+    let temp = tempfile::tempdir()?;
+    let data_dir = temp.path().join("data");
+    let server = Server::start_with(ServerOptions {
+        data_dir: Some(data_dir.clone()),
+        ..ServerOptions::default()
+    })?;
+    let issued = server.sts(server.root()).get_session_token().send().await?;
+    let session = mayfly_e2e::session_credentials(issued.credentials().expect("credentials"));
+    assert!(server.terminate()?.success());
+
+    let rotated = rotate_master_key(&data_dir, Some(MASTER_KEY))?;
+    let stdout = String::from_utf8(rotated.stdout)?;
+    let stderr = String::from_utf8(rotated.stderr)?;
+    assert!(rotated.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("set MAYFLY_MASTER_KEY to it on every node"),
+        "{stderr}"
+    );
+    // The new key is stdout's one line, and nowhere else.
+    let new_key = stdout.trim().to_owned();
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert_ne!(new_key, MASTER_KEY);
+    assert!(!stderr.contains(&new_key) && !stderr.contains(MASTER_KEY));
+    assert!(!data_dir.join("master.key").exists());
+    assert!(!data_dir.join("master.key.new").exists());
+
+    // The old key is refused; the printed one serves the same root key
+    // and session.
+    let old = mayfly_e2e::admin(&data_dir, &["keys", "list"])?;
+    assert!(!old.status.success());
+    assert!(
+        String::from_utf8_lossy(&old.stderr).contains("does not match the one that sealed"),
+        "{}",
+        String::from_utf8_lossy(&old.stderr)
+    );
+    let server = Server::start_with(ServerOptions {
+        data_dir: Some(data_dir),
+        env: vec![("MAYFLY_MASTER_KEY".to_owned(), new_key)],
+        ..ServerOptions::default()
+    })?;
+    server
+        .sts(server.root())
+        .get_caller_identity()
+        .send()
+        .await?;
+    let me = server.sts(session).get_caller_identity().send().await?;
+    assert_eq!(me.account(), Some(ACCOUNT));
+    Ok(())
+}

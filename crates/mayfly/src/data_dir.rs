@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
 use aws_lc_rs::rand::SystemRandom;
-use mayfly_core::admin::{RootCredentials, ring_key_label};
+use mayfly_core::admin::{
+    MasterKeyRotation, RootCredentials, opens_key_check, ring_key_label, seal_key_check,
+};
 use mayfly_store::{PostgresStore, Snapshot, SqliteStore, Store};
 use mayfly_token::MasterKey;
 
@@ -19,21 +21,19 @@ use crate::config::StoreUrl;
 
 const DATABASE: &str = "mayfly.db";
 const MASTER_KEY_FILE: &str = "master.key";
+/// Where `mayfly master-key rotate` writes the new key before the store is
+/// rotated, renamed over `master.key` once it is.
+const NEW_MASTER_KEY_FILE: &str = "master.key.new";
 const ROOT_CREDENTIALS_FILE: &str = "root-credentials";
-
-/// The key check's plaintext: fixed and public. Every store records it
-/// sealed under the master key of the node that opened it first
-/// ([`Store::claim_key_check`]); a node whose master key does not open it
-/// back to these bytes is refused at every open.
-const KEY_CHECK_PLAINTEXT: &[u8] = b"mayfly master key check v1";
-/// The label the key check is sealed under (no other blob uses it).
-const KEY_CHECK_LABEL: &str = "mayfly/key-check";
 
 /// An opened data directory.
 #[derive(Debug)]
 pub struct Opened {
     pub store: Arc<dyn Store>,
     pub master_key: MasterKey,
+    /// The `master.key` the key was read from (or written to), `None` when
+    /// it came from MAYFLY_MASTER_KEY.
+    pub key_file: Option<PathBuf>,
 }
 
 /// Where this node's master key came from, for messages (never the key).
@@ -136,7 +136,15 @@ async fn take_master_key(
         }
         return Err(error);
     }
-    Ok(Opened { store, master_key })
+    let key_file = match source {
+        KeySource::Environment => None,
+        KeySource::File(path) | KeySource::Generated(path) => Some(path),
+    };
+    Ok(Opened {
+        store,
+        master_key,
+        key_file,
+    })
 }
 
 /// Open an initialized data directory (admin commands); never creates one.
@@ -184,17 +192,153 @@ async fn open_existing_with(
         }
     };
     check_master_key(store.as_ref(), &master_key, &source, &store_name).await?;
-    Ok(Opened { store, master_key })
+    let key_file = match source {
+        KeySource::File(path) => Some(path),
+        KeySource::Environment | KeySource::Generated(_) => None,
+    };
+    Ok(Opened {
+        store,
+        master_key,
+        key_file,
+    })
+}
+
+/// Where `mayfly master-key rotate` left the new master key.
+#[derive(Debug)]
+pub enum NewMasterKey {
+    /// Written over this `master.key` (after the store was rotated).
+    File(PathBuf),
+    /// The key came from MAYFLY_MASTER_KEY: the new one is only here, for
+    /// the caller to show the operator once; nothing was written to disk.
+    Environment(MasterKey),
+}
+
+/// `mayfly master-key rotate` on an opened store: a new master key, every
+/// secret resealed under it in one transaction. With a key file, the new
+/// key is written to `master.key.new` (0600) before the store changes and
+/// renamed over `master.key` after, so an interruption leaves either the
+/// old key with the old store, or the new store with its key in
+/// `master.key.new` (which the refusal at the next open points to).
+pub async fn rotate_master_key(opened: &Opened) -> Result<(MasterKeyRotation, NewMasterKey)> {
+    let new_key = MasterKey::generate(&SystemRandom::new())
+        .map_err(|e| anyhow!("generating the master key: {e}"))?;
+    let Some(key_file) = &opened.key_file else {
+        return match mayfly_core::admin::rotate_master_key(
+            opened.store.as_ref(),
+            &opened.master_key,
+            &new_key,
+        )
+        .await
+        {
+            Ok(rotation) => Ok((rotation, NewMasterKey::Environment(new_key))),
+            Err(error) if still_sealed_under(opened).await => Err(anyhow::Error::new(error)
+                .context(
+                    "rotating the master key (nothing changed: MAYFLY_MASTER_KEY is still the key)",
+                )),
+            Err(error) => {
+                // The commit may have happened (its answer was lost): the
+                // new key must not be lost with it.
+                println!("{}", new_key.to_encoded());
+                Err(anyhow::Error::new(error).context(
+                    "rotating the master key: the store may now be sealed under the new key printed above; if MAYFLY_MASTER_KEY is refused, use that one",
+                ))
+            }
+        };
+    };
+    let staged = key_file.with_file_name(NEW_MASTER_KEY_FILE);
+    // A leftover from an interrupted rotation that never reached the store
+    // (the store just opened under master.key): replaced.
+    write_private(&staged, new_key.to_encoded().as_bytes())?;
+    let rotation = match mayfly_core::admin::rotate_master_key(
+        opened.store.as_ref(),
+        &opened.master_key,
+        &new_key,
+    )
+    .await
+    {
+        Ok(rotation) => rotation,
+        Err(error) if still_sealed_under(opened).await => {
+            // The store is still under the old key: the staged key is void.
+            if let Err(remove) = std::fs::remove_file(&staged) {
+                tracing::warn!(path = %staged.display(), error = %remove, "could not remove the unused new master key");
+            }
+            return Err(anyhow::Error::new(error).context(format!(
+                "rotating the master key (nothing changed: {} is still the key)",
+                key_file.display()
+            )));
+        }
+        Err(error) => {
+            // The commit may have happened (its answer was lost): the
+            // staged key is kept.
+            return Err(anyhow::Error::new(error).context(format!(
+                "rotating the master key: the store may now be sealed under the new key in {}; if {} is refused, move it over that file",
+                staged.display(),
+                key_file.display()
+            )));
+        }
+    };
+    std::fs::rename(&staged, key_file)
+        .and_then(|()| sync_parent(key_file))
+        .with_context(|| {
+            format!(
+                "the store is now sealed under the new master key in {}, but it could not be moved over {}: move it there before starting any node",
+                staged.display(),
+                key_file.display()
+            )
+        })?;
+    Ok((rotation, NewMasterKey::File(key_file.clone())))
+}
+
+/// Whether the store's key check still opens under the opened (old) key:
+/// after a failed rotation, proof that it changed nothing. `false` when the
+/// store cannot tell.
+async fn still_sealed_under(opened: &Opened) -> bool {
+    matches!(
+        opened.store.key_check().await,
+        Ok(Some(sealed)) if opens_key_check(&opened.master_key, &sealed)
+    )
+}
+
+/// Make a rename in `path`'s directory durable.
+fn sync_parent(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::File::open(parent)?.sync_all()?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+/// For a refused `master.key`: a pointer to the `master.key.new` an
+/// interrupted `mayfly master-key rotate` left next to it, if any.
+fn interrupted_rotation_hint(source: &KeySource) -> String {
+    match source {
+        KeySource::File(path) => {
+            let staged = path.with_file_name(NEW_MASTER_KEY_FILE);
+            if staged.exists() {
+                format!(
+                    "; {} is left from an interrupted `mayfly master-key rotate`: if the store was rotated, it holds the key, so move it over {}",
+                    staged.display(),
+                    path.display()
+                )
+            } else {
+                String::new()
+            }
+        }
+        KeySource::Environment | KeySource::Generated(_) => String::new(),
+    }
 }
 
 /// Refuse a master key other than the one the store's secrets are sealed
-/// under. The store's key check must open (under [`KEY_CHECK_LABEL`]) to
-/// [`KEY_CHECK_PLAINTEXT`]; a store without one (new, or written before
+/// under. The store's key check must open ([`opens_key_check`]) to the
+/// fixed plaintext; a store without one (new, or written before
 /// key checks existed) gets one sealed under `master_key`, once that key
 /// opens every ring key the store already holds. Of nodes claiming at
 /// once, the first claim wins and the others are refused. Messages name
 /// the store (`store_name`, a URL shown without its password) and where
-/// the key came from, never key material.
+/// the key came from (and any `master.key.new` an interrupted rotation
+/// left), never key material.
 async fn check_master_key(
     store: &dyn Store,
     master_key: &MasterKey,
@@ -218,8 +362,7 @@ async fn check_master_key(
                     "the master key from {source} does not match the one that sealed the secrets of the store {store_name}: it does not open the stored key ring; {REMEDY}"
                 );
             }
-            let sealed = master_key
-                .seal(KEY_CHECK_PLAINTEXT, KEY_CHECK_LABEL, &SystemRandom::new())
+            let sealed = seal_key_check(master_key, &SystemRandom::new())
                 .map_err(|e| anyhow!("sealing the key check: {e}"))?;
             let claimed = store
                 .claim_key_check(&sealed)
@@ -235,17 +378,11 @@ async fn check_master_key(
     };
     if !opens_key_check(master_key, &recorded) {
         bail!(
-            "the master key from {source} does not match the one that sealed the secrets of the store {store_name}; {REMEDY}"
+            "the master key from {source} does not match the one that sealed the secrets of the store {store_name}; {REMEDY}{}",
+            interrupted_rotation_hint(source)
         );
     }
     Ok(())
-}
-
-/// Whether `sealed` is the key check sealed under `master_key`.
-fn opens_key_check(master_key: &MasterKey, sealed: &[u8]) -> bool {
-    master_key
-        .open(sealed, KEY_CHECK_LABEL)
-        .is_ok_and(|plaintext| plaintext.as_slice() == KEY_CHECK_PLAINTEXT)
 }
 
 /// Whether `master_key` opens every ring key in `store` (true for a store
@@ -312,7 +449,7 @@ fn create_private_dir(dir: &Path) -> Result<()> {
 }
 
 /// Create `path` with mode 0600 (replacing it) and write `contents`.
-fn write_private(path: &Path, contents: &[u8]) -> Result<()> {
+pub(crate) fn write_private(path: &Path, contents: &[u8]) -> Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -343,6 +480,7 @@ mod tests {
     )]
 
     use super::*;
+    use mayfly_core::admin::KEY_CHECK_PLAINTEXT;
     use mayfly_store::StoreError;
 
     fn key() -> MasterKey {
@@ -538,6 +676,21 @@ mod tests {
         ) -> mayfly_store::StoreFuture<'_, Result<Vec<u8>, StoreError>> {
             self.0.claim_key_check(sealed)
         }
+
+        fn apply_with_key_check(
+            &self,
+            mutations: Vec<mayfly_store::Mutation>,
+            expected_generation: u64,
+            expected_key_check: &[u8],
+            new_key_check: &[u8],
+        ) -> mayfly_store::StoreFuture<'_, Result<u64, StoreError>> {
+            self.0.apply_with_key_check(
+                mutations,
+                expected_generation,
+                expected_key_check,
+                new_key_check,
+            )
+        }
     }
 
     #[tokio::test]
@@ -545,9 +698,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join(DATABASE)).await.unwrap();
         let other = key();
-        let sealed = other
-            .seal(KEY_CHECK_PLAINTEXT, KEY_CHECK_LABEL, &SystemRandom::new())
-            .unwrap();
+        let sealed = seal_key_check(&other, &SystemRandom::new()).unwrap();
         store.claim_key_check(&sealed).await.unwrap();
         let store: Arc<dyn Store> = Arc::new(ClaimedMeanwhile(store));
 
@@ -567,9 +718,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join(DATABASE)).await.unwrap();
         let shared = key();
-        let sealed = shared
-            .seal(KEY_CHECK_PLAINTEXT, KEY_CHECK_LABEL, &SystemRandom::new())
-            .unwrap();
+        let sealed = seal_key_check(&shared, &SystemRandom::new()).unwrap();
         store.claim_key_check(&sealed).await.unwrap();
         let store: Arc<dyn Store> = Arc::new(ClaimedMeanwhile(store));
         take_master_key(dir.path(), store, "the store", Some(same(&shared)))

@@ -50,6 +50,11 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Manage the master key that seals every secret at rest.
+    MasterKey {
+        #[command(subcommand)]
+        command: MasterKeyCommand,
+    },
     /// Revoke one temporary access key (ASIA…) at once, on every node.
     RevokeKey {
         /// The temporary access key id.
@@ -180,6 +185,18 @@ enum KeysCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum MasterKeyCommand {
+    /// Reseal every secret at rest under a new master key, in one
+    /// transaction. A key from DATA_DIR/master.key is replaced there; a key
+    /// from MAYFLY_MASTER_KEY is printed once to stdout. Every node must
+    /// then restart with the new key.
+    Rotate {
+        #[command(flatten)]
+        store: config::StoreArgs,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -266,6 +283,32 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Iot {
             command: IotCommand::RoleAlias { command },
         } => role_alias(command).await,
+        Command::MasterKey {
+            command: MasterKeyCommand::Rotate { store },
+        } => {
+            init_logging("text", "warn");
+            let opened = store.open().await?;
+            let (rotation, new_key) = data_dir::rotate_master_key(&opened).await?;
+            eprintln!(
+                "resealed under the new master key: {} ring keys, {} access keys, {} MFA seeds",
+                rotation.ring_keys, rotation.access_keys, rotation.mfa_seeds
+            );
+            match new_key {
+                data_dir::NewMasterKey::File(path) => {
+                    println!("the new master key is in {}", path.display());
+                }
+                data_dir::NewMasterKey::Environment(key) => {
+                    eprintln!(
+                        "the new master key follows, shown once: set MAYFLY_MASTER_KEY to it on every node"
+                    );
+                    println!("{}", key.to_encoded());
+                }
+            }
+            eprintln!(
+                "restart every node with the new master key: nodes still running with the old one can no longer load changes"
+            );
+            Ok(())
+        }
         Command::Keys {
             command: KeysCommand::Rotate { store },
         } => {

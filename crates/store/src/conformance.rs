@@ -544,6 +544,97 @@ pub(crate) async fn the_key_check_outlives_configuration_writes(store: &dyn Stor
     assert_eq!(store.key_check().await.unwrap(), Some(sealed));
 }
 
+pub(crate) async fn a_key_check_swap_applies_its_mutations_and_moves_the_generation(
+    store: &dyn Store,
+) {
+    let old = vec![1; 45];
+    let new = vec![2; 45];
+    store.apply(one_of_each()).await.unwrap();
+    assert_eq!(store.claim_key_check(&old).await.unwrap(), old);
+    let before = store.generation().await.unwrap();
+    let resealed = RingKey {
+        material_sealed: vec![43; 60],
+        ..ring_key(1, None)
+    };
+    let generation = store
+        .apply_with_key_check(
+            vec![Mutation::update(&resealed).unwrap()],
+            before,
+            &old,
+            &new,
+        )
+        .await
+        .unwrap();
+    assert_eq!(generation, before + 1);
+    assert_eq!(store.generation().await.unwrap(), generation);
+    assert_eq!(store.key_check().await.unwrap(), Some(new.clone()));
+    round_trips(&store.load_all().await.unwrap(), &resealed);
+    // The swapped value is what a later claim learns.
+    assert_eq!(store.claim_key_check(&old).await.unwrap(), new);
+}
+
+pub(crate) async fn a_key_check_swap_expecting_another_value_or_generation_changes_nothing(
+    store: &dyn Store,
+) {
+    let recorded = vec![1; 45];
+    store.apply(one_of_each()).await.unwrap();
+    let resealed = RingKey {
+        material_sealed: vec![43; 60],
+        ..ring_key(1, None)
+    };
+    let batch = || vec![Mutation::update(&resealed).unwrap()];
+    // No key check recorded yet: nothing to swap.
+    let before_rows = store.load_all().await.unwrap();
+    let before_generation = store.generation().await.unwrap();
+    assert!(matches!(
+        store
+            .apply_with_key_check(batch(), before_generation, &recorded, &[2; 45])
+            .await,
+        Err(StoreError::KeyCheckChanged)
+    ));
+    assert_eq!(store.key_check().await.unwrap(), None);
+    assert_eq!(store.load_all().await.unwrap(), before_rows);
+    assert_eq!(store.generation().await.unwrap(), before_generation);
+    // Another value recorded: the swap is refused and changes nothing.
+    store.claim_key_check(&recorded).await.unwrap();
+    assert!(matches!(
+        store
+            .apply_with_key_check(batch(), before_generation, &[3; 45], &[2; 45])
+            .await,
+        Err(StoreError::KeyCheckChanged)
+    ));
+    assert_eq!(store.key_check().await.unwrap(), Some(recorded.clone()));
+    assert_eq!(store.load_all().await.unwrap(), before_rows);
+    assert_eq!(store.generation().await.unwrap(), before_generation);
+    // A failing mutation keeps the old key check too.
+    let ghost = Mutation::update(&ring_key(9, None)).unwrap();
+    assert!(matches!(
+        store
+            .apply_with_key_check(vec![ghost], before_generation, &recorded, &[2; 45])
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert_eq!(store.key_check().await.unwrap(), Some(recorded.clone()));
+    assert_eq!(store.load_all().await.unwrap(), before_rows);
+    assert_eq!(store.generation().await.unwrap(), before_generation);
+    // A batch applied since the rows were read: refused, so a rotation
+    // never overwrites a change it did not see.
+    let moved = store
+        .apply(vec![Mutation::put(&ring_key(2, None)).unwrap()])
+        .await
+        .unwrap();
+    let moved_rows = store.load_all().await.unwrap();
+    assert!(matches!(
+        store
+            .apply_with_key_check(batch(), before_generation, &recorded, &[2; 45])
+            .await,
+        Err(StoreError::GenerationChanged)
+    ));
+    assert_eq!(store.key_check().await.unwrap(), Some(recorded));
+    assert_eq!(store.load_all().await.unwrap(), moved_rows);
+    assert_eq!(store.generation().await.unwrap(), moved);
+}
+
 /// Runs every conformance function on a fresh store from `open`.
 macro_rules! store_conformance_tests {
     ($open:expr) => {
@@ -565,6 +656,8 @@ macro_rules! store_conformance_tests {
             expired_one_time_uses_are_pruned_and_live_ones_kept,
             the_first_key_check_claimed_is_kept,
             the_key_check_outlives_configuration_writes,
+            a_key_check_swap_applies_its_mutations_and_moves_the_generation,
+            a_key_check_swap_expecting_another_value_or_generation_changes_nothing,
         );
     };
     (@each $open:expr; $($name:ident),+ $(,)?) => {

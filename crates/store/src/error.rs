@@ -35,6 +35,16 @@ pub enum StoreError {
         /// The encoder's message (it never quotes the value).
         reason: String,
     },
+    /// A key-check swap found another key check than the one it expected
+    /// (or none): the master key was changed meanwhile, by another
+    /// rotation. Nothing was written.
+    #[error("the key check changed meanwhile (another master-key rotation?): nothing was written")]
+    KeyCheckChanged,
+    /// A write that must follow the rows it read found that another batch
+    /// was applied since (the generation moved). Nothing was written; read
+    /// again and retry.
+    #[error("the store changed meanwhile: nothing was written; try again")]
+    GenerationChanged,
     /// The database failed (I/O, locking past the busy timeout, corruption).
     #[error("database error: {0}")]
     Database(String),

@@ -29,7 +29,7 @@ use sqlx::{ConnectOptions, Connection, Postgres, Row, Transaction};
 
 use crate::entity::{Mutation, StoredRow};
 use crate::error::StoreError;
-use crate::store::{EntityStatements, Store, StoreFuture, finish, generation_from};
+use crate::store::{EntityStatements, Store, StoreFuture, check_follows, finish, generation_from};
 
 /// Schema migrations, the PostgreSQL spelling of SQLite's, step for step
 /// (`meta.schema_version` counts the steps applied). Keys are `COLLATE "C"`
@@ -140,6 +140,23 @@ impl PostgresStore {
         finish(tx, result).await
     }
 
+    async fn apply_batch_with_key_check(
+        &self,
+        mutations: Vec<Mutation>,
+        expected_generation: u64,
+        expected: Vec<u8>,
+        new: Vec<u8>,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let result = match swap_key_check_in(&mut tx, &expected, &new).await {
+            Ok(()) => apply_in(&mut tx, &mutations)
+                .await
+                .and_then(|generation| check_follows(generation, expected_generation)),
+            Err(error) => Err(error),
+        };
+        finish(tx, result).await
+    }
+
     async fn read_all(&self) -> Result<Vec<StoredRow>, StoreError> {
         let rows = sqlx::query("SELECT kind, key, value FROM entities ORDER BY kind, key")
             .fetch_all(&self.pool)
@@ -166,8 +183,9 @@ impl PostgresStore {
     async fn insert_key_check(&self, sealed: Vec<u8>) -> Result<Vec<u8>, StoreError> {
         // A concurrent claim's insert makes this one wait for its commit
         // (then do nothing), or for its rollback (then insert): either way
-        // a committed row exists afterwards, never changed or deleted, and
-        // the read (a statement of its own, so a fresh snapshot) finds it.
+        // a committed row exists afterwards, never deleted (only a
+        // rotation's swap replaces it), and the read (a statement of its
+        // own, so a fresh snapshot) finds it.
         sqlx::query(
             "INSERT INTO key_check (id, sealed) VALUES (1, $1) ON CONFLICT (id) DO NOTHING",
         )
@@ -254,6 +272,21 @@ impl Store for PostgresStore {
 
     fn claim_key_check(&self, sealed: &[u8]) -> StoreFuture<'_, Result<Vec<u8>, StoreError>> {
         Box::pin(self.insert_key_check(sealed.to_vec()))
+    }
+
+    fn apply_with_key_check(
+        &self,
+        mutations: Vec<Mutation>,
+        expected_generation: u64,
+        expected_key_check: &[u8],
+        new_key_check: &[u8],
+    ) -> StoreFuture<'_, Result<u64, StoreError>> {
+        Box::pin(self.apply_batch_with_key_check(
+            mutations,
+            expected_generation,
+            expected_key_check.to_vec(),
+            new_key_check.to_vec(),
+        ))
     }
 }
 
@@ -393,6 +426,26 @@ const ENTITY_STATEMENTS: EntityStatements = EntityStatements {
           ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value",
     delete: "DELETE FROM entities WHERE kind = $1 AND key = $2",
 };
+
+/// Replace the key check with `new` if it is `expected`, in `tx`.
+async fn swap_key_check_in(
+    tx: &mut Transaction<'static, Postgres>,
+    expected: &[u8],
+    new: &[u8],
+) -> Result<(), StoreError> {
+    // The row lock taken here is held to commit: a concurrent swap waits,
+    // then finds the new value and changes nothing.
+    let swapped = sqlx::query("UPDATE key_check SET sealed = $1 WHERE id = 1 AND sealed = $2")
+        .bind(new)
+        .bind(expected)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    if swapped == 0 {
+        return Err(StoreError::KeyCheckChanged);
+    }
+    Ok(())
+}
 
 async fn apply_in(
     tx: &mut Transaction<'static, Postgres>,

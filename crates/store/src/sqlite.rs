@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::entity::{Mutation, StoredRow};
 use crate::error::StoreError;
 use crate::sqlite_uses::{self, UseRequest};
-use crate::store::{EntityStatements, Store, StoreFuture, finish, generation_from};
+use crate::store::{EntityStatements, Store, StoreFuture, check_follows, finish, generation_from};
 
 /// How long a writer waits for another process's write lock before failing.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -132,6 +132,23 @@ impl SqliteStore {
         finish(tx, result).await
     }
 
+    async fn apply_batch_with_key_check(
+        &self,
+        mutations: Vec<Mutation>,
+        expected_generation: u64,
+        expected: Vec<u8>,
+        new: Vec<u8>,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let result = match swap_key_check_in(&mut tx, &expected, &new).await {
+            Ok(()) => apply_in(&mut tx, &mutations)
+                .await
+                .and_then(|generation| check_follows(generation, expected_generation)),
+            Err(error) => Err(error),
+        };
+        finish(tx, result).await
+    }
+
     async fn read_all(&self) -> Result<Vec<StoredRow>, StoreError> {
         let rows = sqlx::query("SELECT kind, key, value FROM entities ORDER BY kind, key")
             .fetch_all(&self.pool)
@@ -176,9 +193,10 @@ impl SqliteStore {
     }
 
     async fn insert_key_check(&self, sealed: Vec<u8>) -> Result<Vec<u8>, StoreError> {
-        // SQLite serializes writers, and the row is never changed or
-        // deleted once written: whichever claim was written first (this
-        // one or another process's) is what the read finds.
+        // SQLite serializes writers, and the row is never deleted once
+        // written (only a rotation's swap replaces it): whichever claim was
+        // written first (this one or another process's), or what a later
+        // rotation put in its place, is what the read finds.
         sqlx::query(
             "INSERT INTO key_check (id, sealed) VALUES (1, ?1) ON CONFLICT (id) DO NOTHING",
         )
@@ -228,6 +246,21 @@ impl Store for SqliteStore {
     fn claim_key_check(&self, sealed: &[u8]) -> StoreFuture<'_, Result<Vec<u8>, StoreError>> {
         Box::pin(self.insert_key_check(sealed.to_vec()))
     }
+
+    fn apply_with_key_check(
+        &self,
+        mutations: Vec<Mutation>,
+        expected_generation: u64,
+        expected_key_check: &[u8],
+        new_key_check: &[u8],
+    ) -> StoreFuture<'_, Result<u64, StoreError>> {
+        Box::pin(self.apply_batch_with_key_check(
+            mutations,
+            expected_generation,
+            expected_key_check.to_vec(),
+            new_key_check.to_vec(),
+        ))
+    }
 }
 
 async fn migrate_in(tx: &mut Transaction<'static, Sqlite>) -> Result<(), StoreError> {
@@ -274,6 +307,26 @@ const ENTITY_STATEMENTS: EntityStatements = EntityStatements {
           ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value",
     delete: "DELETE FROM entities WHERE kind = ?1 AND key = ?2",
 };
+
+/// Replace the key check with `new` if it is `expected`, in `tx`.
+async fn swap_key_check_in(
+    tx: &mut Transaction<'static, Sqlite>,
+    expected: &[u8],
+    new: &[u8],
+) -> Result<(), StoreError> {
+    // BEGIN IMMEDIATE holds the write lock: no claim or other swap runs
+    // between this statement and the commit.
+    let swapped = sqlx::query("UPDATE key_check SET sealed = ?1 WHERE id = 1 AND sealed = ?2")
+        .bind(new)
+        .bind(expected)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    if swapped == 0 {
+        return Err(StoreError::KeyCheckChanged);
+    }
+    Ok(())
+}
 
 async fn apply_in(
     tx: &mut Transaction<'static, Sqlite>,

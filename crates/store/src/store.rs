@@ -56,8 +56,28 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// return the value recorded now: `sealed`, or what another node (or an
     /// earlier claim) recorded first. Atomic across every node sharing the
     /// store: of several nodes claiming at once, all learn the one winner.
-    /// The key check is never replaced, and the generation does not move.
+    /// The key check is never replaced here (only by
+    /// [`Store::apply_with_key_check`]), and the generation does not move.
     fn claim_key_check(&self, sealed: &[u8]) -> StoreFuture<'_, Result<Vec<u8>, StoreError>>;
+
+    /// Apply `mutations` as [`Store::apply`] does and, in the same
+    /// transaction, replace the key check with `new_key_check`, provided the
+    /// recorded one is `expected_key_check` (compare and swap) and the
+    /// generation is still `expected_generation` (no batch was applied
+    /// since the caller read the rows it rewrites); returns the new
+    /// generation. A master-key rotation uses it: every secret resealed
+    /// under the new key and the key check sealed under it are written
+    /// together, or nothing is. A recorded key check other than `expected`
+    /// (or none) fails with [`StoreError::KeyCheckChanged`], a moved
+    /// generation with [`StoreError::GenerationChanged`]; any failure
+    /// writes nothing and leaves the generation as it was.
+    fn apply_with_key_check(
+        &self,
+        mutations: Vec<Mutation>,
+        expected_generation: u64,
+        expected_key_check: &[u8],
+        new_key_check: &[u8],
+    ) -> StoreFuture<'_, Result<u64, StoreError>>;
 }
 
 /// Commit on success, roll back on failure (returning the original error):
@@ -77,6 +97,17 @@ pub(crate) async fn finish<DB: sqlx::Database, T>(
             }
             Err(error)
         }
+    }
+}
+
+/// `generation` (what a batch just bumped the generation to) when the
+/// batch followed `expected` directly, else [`StoreError::GenerationChanged`]
+/// (the transaction is then rolled back).
+pub(crate) fn check_follows(generation: u64, expected: u64) -> Result<u64, StoreError> {
+    if expected.checked_add(1) == Some(generation) {
+        Ok(generation)
+    } else {
+        Err(StoreError::GenerationChanged)
     }
 }
 
