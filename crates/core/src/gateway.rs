@@ -139,6 +139,9 @@ impl Core {
     /// then verify the signature with `payload` and `encoding`
     /// (`UriEncoding::Single` for S3). Errors are the precise SigV4 causes;
     /// the front end maps them to its protocol (`SigV4Error::s3_code`).
+    /// Every request, anonymous ones too, is refused with
+    /// [`SigV4Error::CredentialsUnavailable`] (503 `ServiceUnavailable`)
+    /// while the view is older than [`crate::CoreConfig::max_view_age`].
     pub fn authenticate_sigv4(
         &self,
         request: &GatewayRequest<'_>,
@@ -146,6 +149,10 @@ impl Core {
         payload: Payload<'_>,
         encoding: UriEncoding,
     ) -> Result<Verified, SigV4Error> {
+        // Refused before parsing, so anonymous requests are refused too.
+        let view = self
+            .current_view()
+            .map_err(|_| SigV4Error::CredentialsUnavailable)?;
         let parts = request.parts();
         let now = self.clock.now();
         let authentication = mayfly_sigv4::authenticate(&parts, now)?;
@@ -153,7 +160,6 @@ impl Core {
         if let Some(regions) = &self.config.regions {
             authentication.require_region(|region| regions.iter().any(|r| r == region))?;
         }
-        let view = self.view.load_full();
         let (caller, secret) = resolve_credentials(&view, &authentication, self.clock.unix_now())?;
         let signing_key = self.signing_keys.get_or_derive(
             authentication.access_key_id(),

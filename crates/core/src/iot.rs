@@ -255,9 +255,15 @@ impl Core {
             source_ip: request.source_ip,
             secure_transport: true,
         };
+        // A stale view is refused before anything reads it
+        // (Core::current_view).
+        let (view, refused) = match self.current_view() {
+            Ok(view) => (view, None),
+            Err(error) => (self.view.load_full(), Some(error)),
+        };
         let mut ctx = ActionContext {
             core: self,
-            view: self.view.load_full(),
+            view,
             caller: None,
             request: &api_request,
             now,
@@ -268,11 +274,15 @@ impl Core {
             "roleAlias".to_owned(),
             crate::truncate(request.role_alias, 128).to_owned(),
         )];
-        let result = credentials(&mut ctx, &request, &mut parameters).await;
+        let result = match refused {
+            Some(error) => Err(error),
+            None => credentials(&mut ctx, &request, &mut parameters).await,
+        };
         let (status, body, outcome) = match result {
             Ok(body) => (200, body, AuditOutcome::Success),
             Err(error) => {
-                if error.status >= 500 {
+                // 503: a stale view, logged once when refusing starts.
+                if error.status >= 500 && error.status != 503 {
                     tracing::error!(code = %error.code, message = %error.message, %request_id, "iot credentials request failed");
                 } else {
                     tracing::debug!(code = %error.code, message = %error.message, %request_id, "iot credentials request refused");

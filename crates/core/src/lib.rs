@@ -26,7 +26,7 @@ mod web_identity;
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
@@ -57,6 +57,15 @@ pub struct CoreConfig {
     pub allow_http_issuer: bool,
     /// AssumeRoleWithSAML: accepted audiences and recipients, SHA-1 opt-ins.
     pub saml: SamlSettings,
+    /// How long the view may go unconfirmed (no successful refresh) before
+    /// every request is refused with 503 `ServiceUnavailable` instead of
+    /// being answered from it (`--max-view-age-seconds`): a node that cannot
+    /// read its store would otherwise keep honouring revoked keys, sessions
+    /// and old policies. The default, 10 s, is forty refresher polls (250 ms),
+    /// so a brief store hiccup never refuses a request, yet it bounds how
+    /// long a revocation can be missed (DESIGN.md promises one second when
+    /// the store is reachable).
+    pub max_view_age: Duration,
 }
 
 impl Default for CoreConfig {
@@ -66,6 +75,7 @@ impl Default for CoreConfig {
             authorization_message_ttl: Duration::from_secs(3600),
             allow_http_issuer: false,
             saml: SamlSettings::default(),
+            max_view_age: Duration::from_secs(10),
         }
     }
 }
@@ -165,6 +175,12 @@ pub struct Core {
     /// The newest generation a view was installed for, announced on every
     /// install ([`Core::view_changes`]).
     view_installed: tokio::sync::watch::Sender<u64>,
+    /// When the view was last confirmed current (a successful refresh or
+    /// reload), in milliseconds since the epoch of the core's clock.
+    view_confirmed_ms: AtomicU64,
+    /// Whether this node is refusing requests for a stale view, so the
+    /// change is logged once each way rather than per request.
+    view_stale: AtomicBool,
     clock: Arc<dyn Clock>,
     pub(crate) rng: SystemRandom,
     signing_keys: SigningKeyCache,
@@ -193,6 +209,7 @@ impl Core {
         audit: Arc<dyn AuditSink>,
         config: CoreConfig,
     ) -> Result<Self, AdminError> {
+        let loaded_at = clock.now();
         let view = View::load(store.as_ref(), &master_key).await?;
         let rng = SystemRandom::new();
         let mut prefix = [0u8; 8];
@@ -205,6 +222,8 @@ impl Core {
             master_key,
             view: ArcSwap::from_pointee(view),
             view_installed,
+            view_confirmed_ms: AtomicU64::new(unix_millis(loaded_at)),
+            view_stale: AtomicBool::new(false),
             clock,
             rng,
             signing_keys: SigningKeyCache::new(10_000),
@@ -229,9 +248,12 @@ impl Core {
 
     /// Rebuild the view if the store changed since it was built (another
     /// node or an admin command wrote). Cheap when nothing changed.
+    /// Either way a success confirms the view current as of the call.
     pub async fn refresh(&self) -> Result<(), AdminError> {
+        let checked_at = self.clock.now();
         let current = self.store.generation().await?;
         if current == self.view.load().generation {
+            self.view_confirmed(checked_at);
             return Ok(());
         }
         self.reload().await
@@ -239,12 +261,57 @@ impl Core {
 
     /// Rebuild the view unconditionally.
     pub(crate) async fn reload(&self) -> Result<(), AdminError> {
+        let loaded_at = self.clock.now();
         let view = View::load(self.store.as_ref(), &self.master_key).await?;
         let generation = view.generation;
         self.view.store(Arc::new(view));
         self.view_installed
             .send_modify(|newest| *newest = (*newest).max(generation));
+        self.view_confirmed(loaded_at);
         Ok(())
+    }
+
+    /// Record that the view was current at `at` (never moving the record
+    /// back: a slow refresh may finish after a newer one).
+    fn view_confirmed(&self, at: SystemTime) {
+        self.view_confirmed_ms
+            .fetch_max(unix_millis(at), Ordering::Relaxed);
+        if self.view_stale.swap(false, Ordering::Relaxed) {
+            tracing::info!("the configuration view is current again; serving requests");
+        }
+    }
+
+    /// Whether the view was confirmed current within
+    /// [`CoreConfig::max_view_age`]; `false` while the store cannot be read
+    /// for longer than that. Requests are refused meanwhile and `/healthz`
+    /// answers 503, so a load balancer takes the node out.
+    pub fn view_is_current(&self) -> bool {
+        let confirmed = self.view_confirmed_ms.load(Ordering::Relaxed);
+        let age = unix_millis(self.clock.now()).saturating_sub(confirmed);
+        let max = u64::try_from(self.config.max_view_age.as_millis()).unwrap_or(u64::MAX);
+        let current = age <= max;
+        if !current && !self.view_stale.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                age_ms = age,
+                max_view_age_ms = max,
+                "the configuration view is too old to trust (the store cannot be read); refusing requests until a refresh succeeds"
+            );
+        }
+        current
+    }
+
+    /// The view to authenticate and authorize a request against: the one
+    /// place every front end (query protocol, Roles Anywhere, IoT, the
+    /// gateway API for S3 and the authorizer) takes it from. 503
+    /// `ServiceUnavailable` instead when it is older than
+    /// [`CoreConfig::max_view_age`]: answering from it could honour a
+    /// revoked key or session or an old policy (fail closed).
+    pub(crate) fn current_view(&self) -> Result<Arc<View>, AwsError> {
+        if self.view_is_current() {
+            Ok(self.view.load_full())
+        } else {
+            Err(AwsError::service_unavailable())
+        }
     }
 
     /// Woken each time a new view is installed (the refresher saw a change
@@ -266,6 +333,9 @@ impl Core {
                 ticker.tick().await;
                 if let Err(error) = core.refresh().await {
                     tracing::warn!(%error, "refreshing the configuration failed");
+                    // Logs the moment the node starts refusing requests,
+                    // even before one arrives.
+                    core.view_is_current();
                 }
             }
         })
@@ -337,7 +407,12 @@ impl Core {
         }
         let now = self.clock.now();
         let request_id = self.request_id();
-        let view = self.view.load_full();
+        // A stale view is refused before anything reads it; the context
+        // still holds it for the audit event's sake.
+        let (view, refused) = match self.current_view() {
+            Ok(view) => (view, None),
+            Err(error) => (self.view.load_full(), Some(error)),
+        };
         let mut ctx = ActionContext {
             core: self,
             view,
@@ -350,18 +425,23 @@ impl Core {
         let mut service = Service::Sts;
         let mut action_name = String::new();
         let mut audit_parameters = Vec::new();
-        let result = self
-            .dispatch(
-                &mut ctx,
-                &mut service,
-                &mut action_name,
-                &mut audit_parameters,
-            )
-            .await;
+        let result = match refused {
+            Some(error) => Err(error),
+            None => {
+                self.dispatch(
+                    &mut ctx,
+                    &mut service,
+                    &mut action_name,
+                    &mut audit_parameters,
+                )
+                .await
+            }
+        };
         let (status, body, outcome) = match result {
             Ok(body) => (200, body, AuditOutcome::Success),
             Err(error) => {
-                if error.status >= 500 {
+                // 503: a stale view, logged once when refusing starts.
+                if error.status >= 500 && error.status != 503 {
                     tracing::error!(code = %error.code, message = %error.message, %request_id, "request failed");
                 } else {
                     tracing::debug!(code = %error.code, message = %error.message, %request_id, "request refused");
@@ -495,6 +575,12 @@ impl Core {
         }
         out
     }
+}
+
+/// Milliseconds since the epoch (0 before it).
+fn unix_millis(time: SystemTime) -> u64 {
+    time.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 fn internal(error: AdminError) -> AwsError {

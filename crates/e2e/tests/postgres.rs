@@ -572,3 +572,66 @@ async fn nodes_started_at_once_on_an_empty_store_never_both_come_up_with_differe
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn a_node_that_cannot_read_its_store_refuses_requests_once_its_view_is_too_old() -> Result<()>
+{
+    let database = Database::create().await;
+    let node = Server::start_with(ServerOptions {
+        args: vec![
+            "--store-url".to_owned(),
+            database.url.clone(),
+            "--max-view-age-seconds".to_owned(),
+            "1".to_owned(),
+        ],
+        ..ServerOptions::default()
+    })?;
+    let sts = node.sts(node.root());
+    sts.get_caller_identity().send().await?;
+    assert_eq!(healthz(&node)?, 200);
+
+    // The store becomes unreadable: its tables are gone.
+    let mut connection = PgConnectOptions::from_str(&database.url)?.connect().await?;
+    sqlx::query("DROP SCHEMA public CASCADE")
+        .execute(&mut connection)
+        .await?;
+    sqlx::Connection::close(connection).await?;
+
+    // Served from the last view for at most a second, then refused.
+    let start = Instant::now();
+    loop {
+        match sts.get_caller_identity().send().await {
+            Ok(_) => {
+                assert!(
+                    start.elapsed() < Duration::from_secs(5),
+                    "still served from a stale view after {:?}",
+                    start.elapsed()
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(error) => {
+                assert_eq!(error_code(&error).as_deref(), Some("ServiceUnavailable"));
+                break;
+            }
+        }
+    }
+    assert!(
+        start.elapsed() >= Duration::from_millis(250),
+        "refused too early"
+    );
+    assert_eq!(healthz(&node)?, 503);
+    Ok(())
+}
+
+/// The status `GET /healthz` answers.
+fn healthz(node: &Server) -> Result<u16> {
+    let host = node.endpoint.trim_start_matches("http://");
+    let response = mayfly_e2e::send_raw(
+        &node.endpoint,
+        "GET",
+        "/healthz",
+        &[("Host".to_owned(), host.to_owned())],
+        b"",
+    )?;
+    Ok(response.status)
+}

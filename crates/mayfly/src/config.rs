@@ -20,6 +20,9 @@ pub const DEFAULT_S3_LISTEN: &str = "127.0.0.1:7401";
 pub const DEFAULT_ACCOUNT_ID: &str = "000000000000";
 /// The default request body cap (1 MiB).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+/// The default oldest configuration view served from, in seconds (see
+/// `mayfly_core::CoreConfig::max_view_age`).
+pub const DEFAULT_MAX_VIEW_AGE_SECONDS: u64 = 10;
 
 /// Where the store is (admin commands).
 #[derive(Debug, Args)]
@@ -150,6 +153,12 @@ pub struct ServeArgs {
     /// (an unknown `kid` triggers a refetch) [default: 10].
     #[arg(long, env = "MAYFLY_OIDC_MIN_REFETCH_SECONDS")]
     oidc_min_refetch_seconds: Option<u64>,
+    /// Refuse every request (503, and 503 on `/healthz`) once the
+    /// configuration view has not been confirmed current for this many
+    /// seconds (the store cannot be read), rather than serve possibly
+    /// revoked credentials; at least 1 [default: 10].
+    #[arg(long, env = "MAYFLY_MAX_VIEW_AGE_SECONDS")]
+    max_view_age_seconds: Option<u64>,
     /// An `Audience` SAML assertions may name (repeatable; replaces the
     /// default `https://signin.aws.amazon.com/saml`).
     #[arg(
@@ -227,6 +236,7 @@ struct ConfigFile {
     log_format: Option<String>,
     allow_http_issuer: Option<bool>,
     oidc_min_refetch_seconds: Option<u64>,
+    max_view_age_seconds: Option<u64>,
     saml_audiences: Option<Vec<String>>,
     saml_recipients: Option<Vec<String>>,
     saml_sha1_providers: Option<Vec<String>>,
@@ -277,6 +287,8 @@ pub struct Settings {
     pub allow_http_issuer: bool,
     /// Least time between two fetches of one OIDC issuer's keys.
     pub oidc_min_refetch: std::time::Duration,
+    /// The oldest configuration view requests are served from.
+    pub max_view_age: std::time::Duration,
     /// AssumeRoleWithSAML: accepted audiences and recipients, SHA-1 opt-ins.
     pub saml: mayfly_core::SamlSettings,
     /// The S3 gateway listen address.
@@ -386,6 +398,13 @@ impl ServeArgs {
             .as_ref()
             .map(StoreUrl::parse)
             .transpose()?;
+        let max_view_age_seconds = self
+            .max_view_age_seconds
+            .or(file.max_view_age_seconds)
+            .unwrap_or(DEFAULT_MAX_VIEW_AGE_SECONDS);
+        if max_view_age_seconds == 0 {
+            bail!("the max view age must be at least 1 second");
+        }
         let root_key = root_key_from_env()?;
         let clock_offset_seconds = match std::env::var("MAYFLY_TEST_CLOCK_OFFSET_SECONDS") {
             Ok(text) => text
@@ -417,6 +436,7 @@ impl ServeArgs {
                     .or(file.oidc_min_refetch_seconds)
                     .unwrap_or(10),
             ),
+            max_view_age: std::time::Duration::from_secs(max_view_age_seconds),
             saml: saml_settings(
                 non_empty(self.saml_audiences).or(file.saml_audiences),
                 non_empty(self.saml_recipients).or(file.saml_recipients),
@@ -533,6 +553,33 @@ mod tests {
             toml::from_str("store_url = \"postgres://mayfly@db/iam\"\n").unwrap();
         let url = StoreUrl::parse(&file.store_url.unwrap()).unwrap();
         assert_eq!(url.expose(), "postgres://mayfly@db/iam");
+    }
+
+    #[test]
+    fn the_max_view_age_is_read_and_must_be_at_least_a_second() {
+        #[derive(Debug, clap::Parser)]
+        struct Command {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        let resolve = |args: &[&str]| {
+            <Command as clap::Parser>::try_parse_from(args)
+                .unwrap()
+                .serve
+                .resolve()
+        };
+        let default = resolve(&["serve"]).unwrap();
+        assert_eq!(default.max_view_age, std::time::Duration::from_secs(10));
+        let given = resolve(&["serve", "--max-view-age-seconds", "3"]).unwrap();
+        assert_eq!(given.max_view_age, std::time::Duration::from_secs(3));
+        assert_eq!(
+            resolve(&["serve", "--max-view-age-seconds", "0"])
+                .unwrap_err()
+                .to_string(),
+            "the max view age must be at least 1 second"
+        );
+        let file: ConfigFile = toml::from_str("max_view_age_seconds = 30\n").unwrap();
+        assert_eq!(file.max_view_age_seconds, Some(30));
     }
 
     #[test]

@@ -476,6 +476,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
                 regions: settings.regions.clone(),
                 allow_http_issuer: settings.allow_http_issuer,
                 saml: settings.saml.clone(),
+                max_view_age: settings.max_view_age,
                 ..mayfly_core::CoreConfig::default()
             },
         )

@@ -389,7 +389,8 @@ impl S3Gateway {
         let mut response = match result {
             Ok(response) => response,
             Err(error) => {
-                if error.status >= 500 {
+                // 503: a stale view, logged once when refusing starts.
+                if error.status >= 500 && error.status != 503 {
                     tracing::error!(code = error.code, %request_id, "s3 request failed");
                 } else {
                     tracing::debug!(code = error.code, message = %error.message, %request_id, "s3 request refused");

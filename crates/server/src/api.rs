@@ -1,5 +1,5 @@
-//! The API listener's front end: `GET /healthz`, everything else to the
-//! query-protocol core.
+//! The API listener's front end: `GET /healthz` (503 while the
+//! configuration view is stale), everything else to the query-protocol core.
 
 use std::sync::Arc;
 
@@ -31,6 +31,14 @@ impl RequestHandler for ApiFrontEnd {
     ) -> Response<Full<Bytes>> {
         let (parts, body) = request.into_parts();
         if parts.uri.path() == "/healthz" && parts.method == http::Method::GET {
+            // Out of rotation while the configuration view is too old to
+            // serve from (every other request is refused meanwhile).
+            if !self.core.view_is_current() {
+                return plain(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "configuration view is stale",
+                );
+            }
             return plain(StatusCode::OK, "ok");
         }
         if parts.uri.path() == "/authorize" {

@@ -166,8 +166,14 @@ fn decide(
         .authenticate_sigv4(&request, service, payload, q.encoding)
         .map_err(|error| {
             tracing::debug!(%error, action = %q.action, "authorize: not authenticated");
+            // A stale view (503) is the server's failure, not the
+            // caller's; the status says so.
+            let status = StatusCode::from_u16(error.s3_http_status())
+                .ok()
+                .filter(|status| status.is_server_error())
+                .unwrap_or(StatusCode::UNAUTHORIZED);
             Refusal {
-                status: StatusCode::UNAUTHORIZED,
+                status,
                 code: error.s3_code(),
                 message: error.to_string(),
             }

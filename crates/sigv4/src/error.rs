@@ -257,6 +257,11 @@ pub enum SigV4Error {
         /// The string to sign the server built.
         string_to_sign: String,
     },
+    /// The credentials cannot be checked now: the verifier's view of the keys and sessions is
+    /// too old to trust (a revocation may be missing from it), so it refuses rather than
+    /// answering from stale data. Not the client's fault; retrying later may succeed.
+    #[error("credentials cannot be checked: the configuration view is out of date")]
+    CredentialsUnavailable,
 }
 
 /// AWS's own text for `SignatureDoesNotMatch` in query-protocol services (§13.1).
@@ -264,6 +269,11 @@ pub const SIGNATURE_DOES_NOT_MATCH_MESSAGE: &str = "The request signature we cal
 
 /// AWS's own text for `SignatureDoesNotMatch` in S3 (§13.1).
 pub const S3_SIGNATURE_DOES_NOT_MATCH_MESSAGE: &str = "The request signature we calculated does not match the signature you provided. Check your key and signing method.";
+
+/// The text for [`SigV4Error::CredentialsUnavailable`] in every protocol: the query
+/// protocol's own `ServiceUnavailable` message.
+pub const SERVICE_UNAVAILABLE_MESSAGE: &str =
+    "The request has failed due to a temporary failure of the server.";
 
 impl SigV4Error {
     /// The AWS error code a query-protocol service (STS, IAM) answers (§13.2, "STS / IAM" column).
@@ -339,6 +349,7 @@ impl SigV4Error {
             Self::SignatureMismatch { .. } | Self::SignedHeaderMissing { .. } => {
                 SIGNATURE_DOES_NOT_MATCH_MESSAGE.into()
             }
+            Self::CredentialsUnavailable => SERVICE_UNAVAILABLE_MESSAGE.into(),
             other => other.to_string(),
         }
     }
@@ -401,6 +412,7 @@ impl SigV4Error {
             Self::SignatureMismatch { .. } | Self::SignedHeaderMissing { .. } => {
                 S3_SIGNATURE_DOES_NOT_MATCH_MESSAGE.into()
             }
+            Self::CredentialsUnavailable => SERVICE_UNAVAILABLE_MESSAGE.into(),
             Self::ConflictingAuthentication => {
                 "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter or the Authorization header should be specified".into()
             }
@@ -449,6 +461,7 @@ impl SigV4Error {
             | Self::UnknownAccessKey { .. }
             | Self::InvalidSecurityToken => ("InvalidClientTokenId", 403),
             Self::ExpiredSecurityToken => ("ExpiredToken", 403),
+            Self::CredentialsUnavailable => ("ServiceUnavailable", 503),
         }
     }
 
@@ -506,6 +519,7 @@ impl SigV4Error {
             Self::SignedHeaderMissing { .. } | Self::SignatureMismatch { .. } => {
                 ("SignatureDoesNotMatch", 403)
             }
+            Self::CredentialsUnavailable => ("ServiceUnavailable", 503),
         }
     }
 }

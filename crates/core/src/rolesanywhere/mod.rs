@@ -68,7 +68,11 @@ impl Reply {
 pub(crate) async fn handle(core: &Core, request: ApiRequest<'_>) -> ApiResponse {
     let now = core.clock.now();
     let request_id = core.request_id();
-    let view = core.view.load_full();
+    // A stale view is refused before anything reads it (Core::current_view).
+    let (view, refused) = match core.current_view() {
+        Ok(view) => (view, None),
+        Err(error) => (core.view.load_full(), Some(error)),
+    };
     let mut ctx = ActionContext {
         core,
         view,
@@ -79,7 +83,9 @@ pub(crate) async fn handle(core: &Core, request: ApiRequest<'_>) -> ApiResponse 
         issued_access_key_id: None,
     };
     let mut action = String::new();
-    let result = if request.body.len() > MAX_BODY {
+    let result = if let Some(error) = refused {
+        Err(error)
+    } else if request.body.len() > MAX_BODY {
         Err(AwsError::validation_message("request body too large"))
     } else if request.path == "/sessions" {
         action.push_str("CreateSession");
@@ -92,7 +98,8 @@ pub(crate) async fn handle(core: &Core, request: ApiRequest<'_>) -> ApiResponse 
         Ok(reply) => (reply.status, reply.body.to_string(), AuditOutcome::Success),
         Err(error) => {
             let error = json_error(error);
-            if error.status >= 500 {
+            // 503: a stale view, logged once when refusing starts.
+            if error.status >= 500 && error.status != 503 {
                 tracing::error!(code = %error.code, message = %error.message, %request_id, "request failed");
             } else {
                 tracing::debug!(code = %error.code, message = %error.message, %request_id, "request refused");

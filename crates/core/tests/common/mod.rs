@@ -12,7 +12,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use mayfly_core::audit::MemoryAuditSink;
 use mayfly_core::clock::{Clock, from_unix};
@@ -62,7 +62,13 @@ pub async fn core_over(
     clock: Arc<dyn Clock>,
     audit: Arc<MemoryAuditSink>,
 ) -> Core {
-    Core::new(store, master_key(), clock, audit, CoreConfig::default())
+    // These cores run no refresher while their clocks jump minutes to
+    // days, so their views never age out (stale_view.rs shows they would).
+    let config = CoreConfig {
+        max_view_age: Duration::MAX,
+        ..CoreConfig::default()
+    };
+    Core::new(store, master_key(), clock, audit, config)
         .await
         .unwrap()
 }
