@@ -208,6 +208,7 @@ impl Core {
             now: self.clock.now(),
             request_id: "",
             issued_access_key_id: None,
+            audit_facts: crate::audit::AuditFacts::default(),
         };
         let named = resource_policy.policy.map(|policy| NamedPolicy {
             id: "resource:bucket-policy",
@@ -251,11 +252,7 @@ impl Core {
             caller: event
                 .principal
                 .and_then(|p| p.caller.as_ref())
-                .map(|c| AuditCaller {
-                    arn: c.arn.clone(),
-                    account_id: c.account_id.clone(),
-                    access_key_id: c.access_key_id.clone(),
-                }),
+                .map(|c| AuditCaller::of(c)),
             source_ip: event.source_ip,
             parameters: event.parameters,
             outcome: match event.error_code {
@@ -265,6 +262,15 @@ impl Core {
                 },
             },
             issued_access_key_id: None,
+            event_id: self.request_id(),
+            user_agent: None,
+            region: event
+                .principal
+                .and_then(|p| p.caller.as_ref())
+                .map(|c| c.region.clone()),
+            error_message: None,
+            issued: None,
+            external_identity: None,
         });
     }
 

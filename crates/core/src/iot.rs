@@ -269,6 +269,7 @@ impl Core {
             now,
             request_id: &request_id,
             issued_access_key_id: None,
+            audit_facts: crate::audit::AuditFacts::default(),
         };
         let mut parameters = vec![(
             "roleAlias".to_owned(),
@@ -278,9 +279,11 @@ impl Core {
             Some(error) => Err(error),
             None => credentials(&mut ctx, &request, &mut parameters).await,
         };
+        let mut error_message = None;
         let (status, body, outcome) = match result {
             Ok(body) => (200, body, AuditOutcome::Success),
             Err(error) => {
+                error_message = Some(crate::audit::error_message(&error.message));
                 // 503: a stale view, logged once when refusing starts.
                 if error.status >= 500 && error.status != 503 {
                     tracing::error!(code = %error.code, message = %error.message, %request_id, "iot credentials request failed");
@@ -306,6 +309,12 @@ impl Core {
                 parameters,
                 outcome,
                 issued_access_key_id: ctx.issued_access_key_id.take(),
+                event_id: self.request_id(),
+                user_agent: request.user_agent.map(str::to_owned),
+                region: None,
+                error_message,
+                issued: ctx.audit_facts.issued.take(),
+                external_identity: None,
             });
         }
         IotResponse {
@@ -1082,6 +1091,7 @@ mod tests {
             now: crate::clock::from_unix(NOW),
             request_id: "iot-test",
             issued_access_key_id: None,
+            audit_facts: crate::audit::AuditFacts::default(),
         };
         let answer = credentials(&mut ctx, &request, &mut Vec::new()).await;
         assert!(answer.is_ok(), "{answer:?}");

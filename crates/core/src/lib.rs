@@ -12,6 +12,7 @@ pub mod audit;
 mod auth;
 mod authz;
 pub mod clock;
+pub mod cloudtrail;
 mod gateway;
 mod iam;
 pub mod iot;
@@ -161,6 +162,8 @@ pub(crate) struct ActionContext<'a> {
     pub request_id: &'a str,
     /// Set by actions that mint credentials, for the audit event.
     pub issued_access_key_id: Option<String>,
+    /// The rest of what the audit event records about the action.
+    pub audit_facts: audit::AuditFacts,
 }
 
 /// The result of an action: the XML body of a 200 response.
@@ -421,6 +424,7 @@ impl Core {
             now,
             request_id: &request_id,
             issued_access_key_id: None,
+            audit_facts: audit::AuditFacts::default(),
         };
         let mut service = Service::Sts;
         let mut action_name = String::new();
@@ -437,6 +441,7 @@ impl Core {
                 .await
             }
         };
+        let mut error_message = None;
         let (status, body, outcome) = match result {
             Ok(body) => (200, body, AuditOutcome::Success),
             Err(error) => {
@@ -448,6 +453,7 @@ impl Core {
                 }
                 let body = mayfly_wire::error_xml(service.namespace(), &error, &request_id);
                 let code = error.code.to_string();
+                error_message = Some(audit::error_message(&error.message));
                 (error.status, body, AuditOutcome::Error { code })
             }
         };
@@ -457,15 +463,17 @@ impl Core {
                 request_id: request_id.clone(),
                 service: service.name(),
                 action: action_name,
-                caller: ctx.caller.as_ref().map(|c| AuditCaller {
-                    arn: c.arn.clone(),
-                    account_id: c.account_id.clone(),
-                    access_key_id: c.access_key_id.clone(),
-                }),
+                caller: ctx.caller.as_deref().map(AuditCaller::of),
                 source_ip: request.source_ip,
                 parameters: audit_parameters,
                 outcome,
                 issued_access_key_id: ctx.issued_access_key_id.take(),
+                event_id: self.request_id(),
+                user_agent: audit::user_agent(request.headers),
+                region: ctx.caller.as_ref().map(|c| c.region.clone()),
+                error_message,
+                issued: ctx.audit_facts.issued.take(),
+                external_identity: ctx.audit_facts.external_identity.take(),
             });
         }
         ApiResponse {

@@ -20,6 +20,7 @@ use mayfly_federation::saml::{
 use mayfly_token::SessionTag;
 use mayfly_wire::{AwsError, QueryParams, STS_NAMESPACE, ValidationErrors, XmlWriter};
 
+use crate::audit::{AuditExternalIdentity, ExternalIdentityKind};
 use crate::authz::{self, FederatedAssumeRequest};
 use crate::role_session::{self, RoleSessionRequest};
 use crate::session;
@@ -165,6 +166,16 @@ pub(crate) async fn assume_role_with_saml(
         i64::try_from(now).unwrap_or(i64::MAX),
     )
     .map_err(|e| assertion_error(&e))?;
+    ctx.audit_facts.external_identity = Some(AuditExternalIdentity {
+        kind: ExternalIdentityKind::Saml,
+        identity_provider: saml::name_qualifier(
+            &verified.issuer,
+            &provider.account_id,
+            &provider.name,
+        ),
+        audience: None,
+        subject: verified.subject.clone(),
+    });
 
     let denied = || AwsError::access_denied("Not authorized to perform sts:AssumeRoleWithSAML");
     if !verified.grants(&role_arn, &principal_arn) {

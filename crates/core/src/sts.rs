@@ -6,6 +6,7 @@ use mayfly_token::{IssuedCredentials, SessionClaims, SessionPrincipal};
 use mayfly_wire::{AwsError, Pattern, QueryParams, STS_NAMESPACE, ValidationErrors, XmlWriter};
 
 use crate::arn;
+use crate::audit::AuditIssued;
 use crate::auth::{Caller, CallerKind};
 use crate::authz::{self, AssumeRequest};
 use crate::clock::from_unix;
@@ -466,6 +467,9 @@ pub(crate) fn issue(
             AwsError::internal()
         })?;
     ctx.issued_access_key_id = Some(issued.access_key_id.clone());
+    if ctx.core.audit.enabled() {
+        ctx.audit_facts.issued = Some(AuditIssued::new(claims, &issued.session_token));
+    }
     Ok(issued)
 }
 

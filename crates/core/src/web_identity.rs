@@ -17,6 +17,7 @@ use mayfly_federation::oidc::{self, JwkSet, OidcError, OidcErrorCode, Unverified
 use mayfly_token::SessionTag;
 use mayfly_wire::{AwsError, Pattern, QueryParams, STS_NAMESPACE, ValidationErrors, XmlWriter};
 
+use crate::audit::{AuditExternalIdentity, ExternalIdentityKind};
 use crate::authz::{self, FederatedAssumeRequest};
 use crate::role_session::{self, RoleSessionRequest};
 use crate::session;
@@ -229,6 +230,12 @@ pub(crate) async fn assume_role_with_web_identity(
         },
     )
     .map_err(|e| token_error(&e))?;
+    ctx.audit_facts.external_identity = Some(AuditExternalIdentity {
+        kind: ExternalIdentityKind::WebIdentity,
+        identity_provider: provider_arn.clone(),
+        audience: Some(claims.audience.clone()),
+        subject: claims.subject.clone(),
+    });
 
     // Tags and source identity from the token (6, 7).
     let tags = claim_tags(claims.session_tags.as_deref())?;

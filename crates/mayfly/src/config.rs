@@ -133,6 +133,10 @@ pub struct ServeArgs {
     /// Allow plain HTTP on a non-loopback address.
     #[arg(long, env = "MAYFLY_INSECURE_HTTP")]
     insecure_http: bool,
+    /// Also append every audit event as a CloudTrail record (JSON lines) to
+    /// this file, created owner-only (0600) if missing.
+    #[arg(long, env = "MAYFLY_AUDIT_LOG")]
+    audit_log: Option<PathBuf>,
     /// The default account id [default: 000000000000].
     #[arg(long, env = "MAYFLY_ACCOUNT_ID")]
     account_id: Option<String>,
@@ -230,6 +234,7 @@ struct ConfigFile {
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     insecure_http: Option<bool>,
+    audit_log: Option<PathBuf>,
     account_id: Option<String>,
     max_body_bytes: Option<usize>,
     regions: Option<Vec<String>>,
@@ -275,6 +280,8 @@ pub struct Settings {
     pub listen: SocketAddr,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// The CloudTrail audit log file, when configured.
+    pub audit_log: Option<PathBuf>,
     pub account_id: String,
     pub max_body_bytes: usize,
     pub regions: Option<Vec<String>>,
@@ -421,6 +428,7 @@ impl ServeArgs {
             listen,
             tls_cert,
             tls_key,
+            audit_log: self.audit_log.or(file.audit_log),
             account_id,
             max_body_bytes: self
                 .max_body_bytes
@@ -514,6 +522,24 @@ mod tests {
         assert_eq!(file.iot_listen, Some("127.0.0.1:8443".parse().unwrap()));
         assert_eq!(file.iot_tls_cert, Some(PathBuf::from("iot.pem")));
         assert_eq!(file.iot_tls_key, Some(PathBuf::from("iot.key")));
+    }
+
+    #[test]
+    fn the_audit_log_comes_from_the_flag_or_the_file() {
+        #[derive(Debug, clap::Parser)]
+        struct Command {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        let file: ConfigFile = toml::from_str("audit_log = \"/var/log/mayfly.jsonl\"\n").unwrap();
+        assert_eq!(file.audit_log, Some(PathBuf::from("/var/log/mayfly.jsonl")));
+        let command =
+            <Command as clap::Parser>::try_parse_from(["serve", "--audit-log", "audit.jsonl"])
+                .unwrap();
+        let settings = command.serve.resolve().unwrap();
+        assert_eq!(settings.audit_log, Some(PathBuf::from("audit.jsonl")));
+        let command = <Command as clap::Parser>::try_parse_from(["serve"]).unwrap();
+        assert_eq!(command.serve.resolve().unwrap().audit_log, None);
     }
 
     #[test]

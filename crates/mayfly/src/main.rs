@@ -1,6 +1,7 @@
 //! `mayfly`: the server (`mayfly serve`) and its admin commands.
 
 mod agent;
+mod audit_log;
 mod config;
 mod credential_process;
 mod data_dir;
@@ -466,12 +467,26 @@ async fn serve(args: ServeArgs) -> Result<()> {
         min_refetch_interval: settings.oidc_min_refetch,
         ..mayfly_server::jwks::JwksConfig::default()
     })?;
+    let tracing_audit: Arc<dyn mayfly_core::audit::AuditSink> =
+        Arc::new(mayfly_core::audit::TracingAuditSink);
+    let audit_log = match &settings.audit_log {
+        Some(path) => {
+            let sink = audit_log::FileAuditSink::open(path, Arc::clone(&tracing_audit))?;
+            tracing::info!(path = %path.display(), "writing CloudTrail audit records");
+            Some(Arc::new(sink))
+        }
+        None => None,
+    };
+    let audit: Arc<dyn mayfly_core::audit::AuditSink> = match &audit_log {
+        Some(sink) => Arc::clone(sink) as Arc<dyn mayfly_core::audit::AuditSink>,
+        None => tracing_audit,
+    };
     let core = Arc::new(
         mayfly_core::Core::new(
             Arc::clone(&opened.store),
             opened.master_key,
             clock,
-            Arc::new(mayfly_core::audit::TracingAuditSink),
+            audit,
             mayfly_core::CoreConfig {
                 regions: settings.regions.clone(),
                 allow_http_issuer: settings.allow_http_issuer,
@@ -604,6 +619,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
         tracing::warn!(%error, "the iot listener stopped with an error");
     }
     refresher.abort();
+    if let Some(audit_log) = &audit_log {
+        audit_log.close();
+    }
     tracing::info!("mayfly stopped");
     Ok(())
 }

@@ -81,6 +81,7 @@ pub(crate) async fn handle(core: &Core, request: ApiRequest<'_>) -> ApiResponse 
         now,
         request_id: &request_id,
         issued_access_key_id: None,
+        audit_facts: crate::audit::AuditFacts::default(),
     };
     let mut action = String::new();
     let result = if let Some(error) = refused {
@@ -94,6 +95,7 @@ pub(crate) async fn handle(core: &Core, request: ApiRequest<'_>) -> ApiResponse 
         admin::dispatch(&mut ctx, &mut action).await
     };
     let mut error_type = None;
+    let mut error_message = None;
     let (status, body, outcome) = match result {
         Ok(reply) => (reply.status, reply.body.to_string(), AuditOutcome::Success),
         Err(error) => {
@@ -107,6 +109,7 @@ pub(crate) async fn handle(core: &Core, request: ApiRequest<'_>) -> ApiResponse 
             let code = error.code.to_string();
             let body = json!({"message": error.message, "__type": code}).to_string();
             error_type = Some(code.clone());
+            error_message = Some(crate::audit::error_message(&error.message));
             (error.status, body, AuditOutcome::Error { code })
         }
     };
@@ -116,15 +119,17 @@ pub(crate) async fn handle(core: &Core, request: ApiRequest<'_>) -> ApiResponse 
             request_id: request_id.clone(),
             service: "rolesanywhere",
             action,
-            caller: ctx.caller.as_ref().map(|c| AuditCaller {
-                arn: c.arn.clone(),
-                account_id: c.account_id.clone(),
-                access_key_id: c.access_key_id.clone(),
-            }),
+            caller: ctx.caller.as_deref().map(AuditCaller::of),
             source_ip: request.source_ip,
             parameters: Vec::new(),
             outcome,
             issued_access_key_id: ctx.issued_access_key_id.take(),
+            event_id: core.request_id(),
+            user_agent: crate::audit::user_agent(request.headers),
+            region: ctx.caller.as_ref().map(|c| c.region.clone()),
+            error_message,
+            issued: ctx.audit_facts.issued.take(),
+            external_identity: None,
         });
     }
     ApiResponse {
