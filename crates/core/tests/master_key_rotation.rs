@@ -283,70 +283,31 @@ async fn a_rotation_from_the_wrong_key_writes_nothing() {
     core_with(&store, newer).await.unwrap();
 }
 
-/// A store where another node deactivates an access key right after the
-/// first read of every row: as a running server writing during a rotation.
+/// Another node deactivating an access key right after the first read of
+/// every row: as a running server writing during a rotation.
 #[derive(Debug)]
 struct WrittenMeanwhile {
-    inner: Arc<dyn Store>,
     deactivate: String,
     written: std::sync::atomic::AtomicBool,
 }
 
-impl Store for WrittenMeanwhile {
-    fn load_all(&self) -> StoreFuture<'_, Result<Vec<StoredRow>, StoreError>> {
+impl common::ReadHooks for WrittenMeanwhile {
+    fn after_load_all<'a>(
+        &'a self,
+        inner: &'a dyn Store,
+        rows: &'a [StoredRow],
+    ) -> StoreFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            let rows = self.inner.load_all().await?;
             if !self.written.swap(true, std::sync::atomic::Ordering::SeqCst) {
-                let mut key = rows_of::<AccessKey>(&rows)
+                let mut key = rows_of::<AccessKey>(rows)
                     .into_iter()
                     .find(|key| key.access_key_id == self.deactivate)
                     .unwrap();
                 key.status = AccessKeyStatus::Inactive;
-                self.inner.apply(vec![Mutation::update(&key)?]).await?;
+                inner.apply(vec![Mutation::update(&key)?]).await?;
             }
-            Ok(rows)
+            Ok(())
         })
-    }
-
-    fn apply(&self, mutations: Vec<Mutation>) -> StoreFuture<'_, Result<u64, StoreError>> {
-        self.inner.apply(mutations)
-    }
-
-    fn generation(&self) -> StoreFuture<'_, Result<u64, StoreError>> {
-        self.inner.generation()
-    }
-
-    fn record_first_use(
-        &self,
-        scope: &str,
-        id: &str,
-        expires_at: u64,
-        now: u64,
-    ) -> StoreFuture<'_, Result<bool, StoreError>> {
-        self.inner.record_first_use(scope, id, expires_at, now)
-    }
-
-    fn key_check(&self) -> StoreFuture<'_, Result<Option<Vec<u8>>, StoreError>> {
-        self.inner.key_check()
-    }
-
-    fn claim_key_check(&self, sealed: &[u8]) -> StoreFuture<'_, Result<Vec<u8>, StoreError>> {
-        self.inner.claim_key_check(sealed)
-    }
-
-    fn apply_with_key_check(
-        &self,
-        mutations: Vec<Mutation>,
-        expected_generation: u64,
-        expected_key_check: &[u8],
-        new_key_check: &[u8],
-    ) -> StoreFuture<'_, Result<u64, StoreError>> {
-        self.inner.apply_with_key_check(
-            mutations,
-            expected_generation,
-            expected_key_check,
-            new_key_check,
-        )
     }
 }
 
@@ -354,10 +315,12 @@ impl Store for WrittenMeanwhile {
 async fn a_change_written_during_a_rotation_is_kept_and_resealed() {
     let (store, _, alice) = populated_store().await;
     let new = new_key();
-    let racing = WrittenMeanwhile {
+    let racing = common::HookedStore {
         inner: Arc::clone(&store),
-        deactivate: alice.id.clone(),
-        written: std::sync::atomic::AtomicBool::new(false),
+        hooks: WrittenMeanwhile {
+            deactivate: alice.id.clone(),
+            written: std::sync::atomic::AtomicBool::new(false),
+        },
     };
     rotate_master_key(&racing, &common::master_key(), &new)
         .await

@@ -23,13 +23,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use common::{Key, MovableClock, SOURCE_IP, code_of, initialized_store, master_key, send};
+use common::{
+    HookedStore, Key, MovableClock, ReadHooks, SOURCE_IP, code_of, initialized_store, master_key,
+    send,
+};
 use mayfly_core::audit::{AuditOutcome, MemoryAuditSink};
 use mayfly_core::iot::IotCredentialsRequest;
 use mayfly_core::{ApiRequest, ApiResponse, Core, CoreConfig, GatewayRequest};
 use mayfly_sigv4::{Payload, SigV4Error, UriEncoding};
 use mayfly_store::Store;
-use mayfly_store::{Mutation, StoreError, StoreFuture, StoredRow};
+use mayfly_store::{StoreError, StoreFuture, StoredRow};
 
 /// 2023-11-14T22:13:20Z.
 const START: u64 = 1_700_000_000;
@@ -39,90 +42,54 @@ const MAX_AGE: u64 = 10;
 
 const GET_CALLER_IDENTITY: &str = "Action=GetCallerIdentity&Version=2011-06-15";
 
-/// The real store, with switches that make reading the configuration fail
-/// as a dropped or unreachable database does: `failing` fails both
-/// `generation()` and `load_all()`, `loads_failing` only `load_all()` (the
-/// change is seen but its rows cannot be read, as after a master-key
-/// rotation this node's key cannot open). Everything else is delegated
-/// unchanged.
-#[derive(Debug)]
-struct FaultyStore {
-    inner: Arc<dyn Store>,
+/// Switches that make reading the configuration fail as a dropped or
+/// unreachable database does: `failing` fails both `generation()` and
+/// `load_all()`, `loads_failing` only `load_all()` (the change is seen but
+/// its rows cannot be read, as after a master-key rotation this node's key
+/// cannot open).
+#[derive(Debug, Default)]
+struct Faults {
     failing: AtomicBool,
     loads_failing: AtomicBool,
 }
 
-impl FaultyStore {
-    fn set_failing(&self, failing: bool) {
-        self.failing.store(failing, Ordering::SeqCst);
-    }
+/// The real store with [`Faults`] around its reads.
+type FaultyStore = HookedStore<Faults>;
 
-    fn set_loads_failing(&self, failing: bool) {
-        self.loads_failing.store(failing, Ordering::SeqCst);
-    }
-
-    fn fault(&self, switch: &AtomicBool) -> Result<(), StoreError> {
-        if switch.load(Ordering::SeqCst) {
-            Err(StoreError::Database(
-                "injected: the database cannot be reached".to_owned(),
-            ))
-        } else {
-            Ok(())
-        }
+fn fault(switch: &AtomicBool) -> Result<(), StoreError> {
+    if switch.load(Ordering::SeqCst) {
+        Err(StoreError::Database(
+            "injected: the database cannot be reached".to_owned(),
+        ))
+    } else {
+        Ok(())
     }
 }
 
-impl Store for FaultyStore {
-    fn load_all(&self) -> StoreFuture<'_, Result<Vec<StoredRow>, StoreError>> {
+impl ReadHooks for Faults {
+    fn before_generation(&self) -> Result<(), StoreError> {
+        fault(&self.failing)
+    }
+
+    fn after_load_all<'a>(
+        &'a self,
+        _inner: &'a dyn Store,
+        _rows: &'a [StoredRow],
+    ) -> StoreFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            self.fault(&self.failing)?;
-            self.fault(&self.loads_failing)?;
-            self.inner.load_all().await
+            fault(&self.failing)?;
+            fault(&self.loads_failing)
         })
     }
+}
 
-    fn apply(&self, mutations: Vec<Mutation>) -> StoreFuture<'_, Result<u64, StoreError>> {
-        self.inner.apply(mutations)
+impl FaultyStore {
+    fn set_failing(&self, failing: bool) {
+        self.hooks.failing.store(failing, Ordering::SeqCst);
     }
 
-    fn generation(&self) -> StoreFuture<'_, Result<u64, StoreError>> {
-        Box::pin(async move {
-            self.fault(&self.failing)?;
-            self.inner.generation().await
-        })
-    }
-
-    fn record_first_use(
-        &self,
-        scope: &str,
-        id: &str,
-        expires_at: u64,
-        now: u64,
-    ) -> StoreFuture<'_, Result<bool, StoreError>> {
-        self.inner.record_first_use(scope, id, expires_at, now)
-    }
-
-    fn key_check(&self) -> StoreFuture<'_, Result<Option<Vec<u8>>, StoreError>> {
-        self.inner.key_check()
-    }
-
-    fn claim_key_check(&self, sealed: &[u8]) -> StoreFuture<'_, Result<Vec<u8>, StoreError>> {
-        self.inner.claim_key_check(sealed)
-    }
-
-    fn apply_with_key_check(
-        &self,
-        mutations: Vec<Mutation>,
-        expected_generation: u64,
-        expected_key_check: &[u8],
-        new_key_check: &[u8],
-    ) -> StoreFuture<'_, Result<u64, StoreError>> {
-        self.inner.apply_with_key_check(
-            mutations,
-            expected_generation,
-            expected_key_check,
-            new_key_check,
-        )
+    fn set_loads_failing(&self, failing: bool) {
+        self.hooks.loads_failing.store(failing, Ordering::SeqCst);
     }
 }
 
@@ -137,8 +104,7 @@ async fn fixture() -> Fixture {
     let clock = MovableClock::at(START);
     let store = Arc::new(FaultyStore {
         inner: initialized_store(START).await,
-        failing: AtomicBool::new(false),
-        loads_failing: AtomicBool::new(false),
+        hooks: Faults::default(),
     });
     let audit = Arc::new(MemoryAuditSink::default());
     let core = Core::new(

@@ -18,7 +18,7 @@ use mayfly_core::audit::MemoryAuditSink;
 use mayfly_core::clock::{Clock, from_unix};
 use mayfly_core::{ApiRequest, ApiResponse, Core, CoreConfig};
 use mayfly_sigv4::{Credentials, SignableBody, SigningParams, UriEncoding};
-use mayfly_store::{SqliteStore, Store};
+use mayfly_store::{Mutation, SqliteStore, Store, StoreError, StoreFuture, StoredRow};
 use mayfly_token::{MasterKey, SecretKey};
 
 pub const ACCOUNT: &str = "000000000000";
@@ -253,5 +253,88 @@ pub fn issued_key(response: &ApiResponse) -> Key {
             .body
             .contains("<SessionToken>")
             .then(|| between(&response.body, "<SessionToken>", "</SessionToken>").to_owned()),
+    }
+}
+
+/// What a test does around the reads of a [`HookedStore`]: make them fail
+/// as an unreachable database does, or write as another node would between
+/// a read and the caller's write. Both default to nothing.
+pub trait ReadHooks: Send + Sync + std::fmt::Debug {
+    /// Before `generation()` reads the store.
+    fn before_generation(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// After `load_all()` read `rows` from `inner`, before they are returned.
+    fn after_load_all<'a>(
+        &'a self,
+        _inner: &'a dyn Store,
+        _rows: &'a [StoredRow],
+    ) -> StoreFuture<'a, Result<(), StoreError>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// A real store with a test's [`ReadHooks`] around its reads; everything
+/// else is delegated unchanged (fault injection, not a stand-in).
+#[derive(Debug)]
+pub struct HookedStore<H> {
+    pub inner: Arc<dyn Store>,
+    pub hooks: H,
+}
+
+impl<H: ReadHooks> Store for HookedStore<H> {
+    fn load_all(&self) -> StoreFuture<'_, Result<Vec<StoredRow>, StoreError>> {
+        Box::pin(async move {
+            let rows = self.inner.load_all().await?;
+            self.hooks
+                .after_load_all(self.inner.as_ref(), &rows)
+                .await?;
+            Ok(rows)
+        })
+    }
+
+    fn apply(&self, mutations: Vec<Mutation>) -> StoreFuture<'_, Result<u64, StoreError>> {
+        self.inner.apply(mutations)
+    }
+
+    fn generation(&self) -> StoreFuture<'_, Result<u64, StoreError>> {
+        Box::pin(async move {
+            self.hooks.before_generation()?;
+            self.inner.generation().await
+        })
+    }
+
+    fn record_first_use(
+        &self,
+        scope: &str,
+        id: &str,
+        expires_at: u64,
+        now: u64,
+    ) -> StoreFuture<'_, Result<bool, StoreError>> {
+        self.inner.record_first_use(scope, id, expires_at, now)
+    }
+
+    fn key_check(&self) -> StoreFuture<'_, Result<Option<Vec<u8>>, StoreError>> {
+        self.inner.key_check()
+    }
+
+    fn claim_key_check(&self, sealed: &[u8]) -> StoreFuture<'_, Result<Vec<u8>, StoreError>> {
+        self.inner.claim_key_check(sealed)
+    }
+
+    fn apply_with_key_check(
+        &self,
+        mutations: Vec<Mutation>,
+        expected_generation: u64,
+        expected_key_check: &[u8],
+        new_key_check: &[u8],
+    ) -> StoreFuture<'_, Result<u64, StoreError>> {
+        self.inner.apply_with_key_check(
+            mutations,
+            expected_generation,
+            expected_key_check,
+            new_key_check,
+        )
     }
 }
