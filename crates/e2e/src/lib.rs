@@ -20,6 +20,28 @@ pub const ROOT_SECRET: &str = "mayfly-test-root-secret-key-0123456789ab";
 /// A fixed master key, so several servers can share one data directory.
 pub const MASTER_KEY: &str = "0101010101010101010101010101010101010101010101010101010101010101";
 
+/// `mayfly serve` on `data_dir` with both listeners on free loopback
+/// ports, stdin closed and stdout and stderr piped: for tests that watch a
+/// start (or its refusal) themselves instead of through [`Server`]; they
+/// add the environment and may redirect the output.
+pub fn serve_command(data_dir: &Path) -> Result<Command> {
+    let mut command = Command::new(mayfly_binary()?);
+    command
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--s3-listen",
+            "127.0.0.1:0",
+        ])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    Ok(command)
+}
+
 /// The `mayfly` binary built for this test run.
 pub fn mayfly_binary() -> Result<PathBuf> {
     if let Ok(path) = std::env::var("MAYFLY_BIN") {

@@ -268,29 +268,17 @@ async fn store_url_errors_name_the_problem_but_never_the_password() -> Result<()
 #[tokio::test]
 async fn serve_logs_the_store_url_without_its_password() -> Result<()> {
     use std::io::{BufRead, BufReader, Read};
-    use std::process::{Command, Stdio};
+    use std::process::Command;
 
     let database = Database::create().await;
     // A URL with a password: the one given, or one the (trusting) test
     // server ignores.
     let (url, secret) = with_password(&database.url);
     let data = tempfile::tempdir()?;
-    let mut child = Command::new(mayfly_e2e::mayfly_binary()?)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--s3-listen",
-            "127.0.0.1:0",
-        ])
-        .arg("--data-dir")
-        .arg(data.path())
+    let mut child = mayfly_e2e::serve_command(data.path())?
         .env("MAYFLY_STORE_URL", &url)
         .env("MAYFLY_MASTER_KEY", mayfly_e2e::MASTER_KEY)
         .env("MAYFLY_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .spawn()?;
     let stdout = child.stdout.take().expect("stdout");
     let ready = BufReader::new(stdout)
@@ -343,26 +331,15 @@ fn with_password(url: &str) -> (String, String) {
 
 #[tokio::test]
 async fn a_node_without_the_shared_master_key_refuses_to_start() -> Result<()> {
-    use std::process::{Command, Stdio};
+    use std::process::Stdio;
 
     let database = Database::create().await;
     let _first = node(&database)?;
     let data = tempfile::tempdir()?;
-    let mut second = Command::new(mayfly_e2e::mayfly_binary()?)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--s3-listen",
-            "127.0.0.1:0",
-        ])
-        .arg("--data-dir")
-        .arg(data.path())
+    let mut second = mayfly_e2e::serve_command(data.path())?
         .args(["--store-url", &database.url])
         .env_remove("MAYFLY_MASTER_KEY")
-        .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
         .spawn()?;
     let start = Instant::now();
     let status = loop {
@@ -390,22 +367,10 @@ const OTHER_MASTER_KEY: &str = "020202020202020202020202020202020202020202020202
 /// key `key` (`None`: none given, so the node reads or generates
 /// `master.key`); stdout and stderr piped.
 fn spawn_node(database: &Database, data: &std::path::Path, key: Option<&str>) -> Result<Child> {
-    let mut command = Command::new(mayfly_e2e::mayfly_binary()?);
+    let mut command = mayfly_e2e::serve_command(data)?;
     command
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--s3-listen",
-            "127.0.0.1:0",
-        ])
-        .arg("--data-dir")
-        .arg(data)
         .args(["--store-url", &database.url])
-        .env("MAYFLY_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .env("MAYFLY_LOG", "warn");
     match key {
         Some(key) => command.env("MAYFLY_MASTER_KEY", key),
         None => command.env_remove("MAYFLY_MASTER_KEY"),

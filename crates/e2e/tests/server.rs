@@ -83,20 +83,8 @@ fn a_generated_root_key_is_written_owner_only_and_never_logged() -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
-    let mut child = Command::new(mayfly_binary()?)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--s3-listen",
-            "127.0.0.1:0",
-        ])
-        .arg("--data-dir")
-        .arg(&data)
+    let mut child = mayfly_e2e::serve_command(&data)?
         .env("MAYFLY_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .spawn()?;
     let mut stdout = child.stdout.take().expect("stdout");
     let mut first = [0u8; 22];
@@ -285,22 +273,11 @@ fn rotate_master_key(
 /// `mayfly serve` on `data_dir` with its master.key, expected to refuse to
 /// start: its stderr (the test fails if it is still running after 30 s).
 fn refused_start(data_dir: &std::path::Path) -> Result<String> {
-    let mut child = Command::new(mayfly_binary()?)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--s3-listen",
-            "127.0.0.1:0",
-        ])
-        .arg("--data-dir")
-        .arg(data_dir)
+    let mut child = mayfly_e2e::serve_command(data_dir)?
         .env_remove("MAYFLY_MASTER_KEY")
         .env_remove("MAYFLY_STORE_URL")
         .env("MAYFLY_LOG", "warn")
-        .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
         .spawn()?;
     for _ in 0..300 {
         if let Some(status) = child.try_wait()? {
