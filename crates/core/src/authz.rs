@@ -8,7 +8,7 @@ use mayfly_policy::{
     CallerPolicies, Decision, NamedPolicy, Policy, PolicyKind, PolicySet, PrincipalInfo,
     RequestContext,
 };
-use mayfly_store::{ManagedPolicy, Role, Tag};
+use mayfly_store::{ManagedPolicy, Role, Tag, User};
 use mayfly_token::{SessionClaims, SessionPrincipal, SessionTag};
 use mayfly_wire::AwsError;
 
@@ -99,10 +99,7 @@ fn entity_policies(
     }
 }
 
-fn user_policies(view: &View, account_id: &str, user_name: &str, docs: &mut CallerPolicyDocs) {
-    let Some(user) = view.snapshot.user(account_id, user_name) else {
-        return;
-    };
+fn user_policies(view: &View, account_id: &str, user: &User, docs: &mut CallerPolicyDocs) {
     entity_policies(
         view,
         &format!("user/{}", user.name),
@@ -146,20 +143,58 @@ fn session_policies(view: &View, claims: &SessionClaims) -> Option<Vec<OwnedPoli
     Some(out)
 }
 
+/// The role a role session was issued for, as the view has it now: `None`
+/// once it is deleted, also when a role of the same name was created since
+/// (its unique id differs), so a session never gains a re-created role's
+/// policies or tags (AWS ties sessions to the role's unique id).
+fn session_role<'v>(view: &'v View, claims: &SessionClaims) -> Option<&'v Role> {
+    let SessionPrincipal::AssumedRole {
+        role_arn, role_id, ..
+    } = &claims.principal
+    else {
+        return None;
+    };
+    view.snapshot
+        .role_by_arn(role_arn)
+        .filter(|role| role.role_id == *role_id)
+}
+
+/// The IAM user behind a GetSessionToken or GetFederationToken session, as
+/// the view has it now: `None` once deleted, also when a user of the same
+/// name was created since (as [`session_role`]), and for the root.
+fn session_user<'v>(view: &'v View, claims: &SessionClaims) -> Option<&'v User> {
+    let (user_arn, user_id) = match &claims.principal {
+        SessionPrincipal::User {
+            user_arn, user_id, ..
+        }
+        | SessionPrincipal::FederatedUser {
+            user_arn, user_id, ..
+        } => (user_arn, user_id),
+        SessionPrincipal::AssumedRole { .. } | SessionPrincipal::Root => return None,
+    };
+    view.snapshot
+        .user_by_arn(user_arn)
+        .filter(|user| user.user_id == *user_id)
+}
+
 fn caller_policy_docs(view: &View, caller: &Caller) -> CallerPolicyDocs {
     let mut docs = CallerPolicyDocs::default();
     match &caller.kind {
         CallerKind::Root => {}
         CallerKind::User { user_name } => {
-            user_policies(view, &caller.account_id, user_name, &mut docs)
+            if let Some(user) = view.snapshot.user(&caller.account_id, user_name) {
+                user_policies(view, &caller.account_id, user, &mut docs);
+            }
         }
         CallerKind::Session(claims) => match &claims.principal {
             SessionPrincipal::Root => {}
-            SessionPrincipal::User { user_name, .. } => {
-                user_policies(view, &caller.account_id, user_name, &mut docs);
+            SessionPrincipal::User { .. } => {
+                if let Some(user) = session_user(view, claims) {
+                    user_policies(view, &caller.account_id, user, &mut docs);
+                }
             }
-            SessionPrincipal::AssumedRole { role_arn, .. } => {
-                if let Some(role) = view.snapshot.role_by_arn(role_arn) {
+            SessionPrincipal::AssumedRole { .. } => {
+                if let Some(role) = session_role(view, claims) {
                     entity_policies(
                         view,
                         &format!("role/{}", role.name),
@@ -183,9 +218,8 @@ fn caller_policy_docs(view: &View, caller: &Caller) -> CallerPolicyDocs {
                             kind: PolicyKind::Identity,
                         });
                     }
-                } else if let Some(user) = view.snapshot.user_by_arn(user_arn) {
-                    let name = user.name.clone();
-                    user_policies(view, &caller.account_id, &name, &mut docs);
+                } else if let Some(user) = session_user(view, claims) {
+                    user_policies(view, &caller.account_id, user, &mut docs);
                 }
                 // No session policy ⇒ no identity permissions (8.5): Some(empty) denies.
                 docs.session = Some(session_policies(view, claims).unwrap_or_default());
@@ -329,23 +363,10 @@ fn global_context(
         for t in &claims.tags {
             tags.push((t.key.clone(), t.value.clone()));
         }
-        match &claims.principal {
-            SessionPrincipal::AssumedRole { role_arn, .. } => {
-                if let Some(role) = view.snapshot.role_by_arn(role_arn) {
-                    add_tags(&role.tags, &mut tags);
-                }
-            }
-            SessionPrincipal::User { user_name, .. } => {
-                if let Some(user) = view.snapshot.user(&caller.account_id, user_name) {
-                    add_tags(&user.tags, &mut tags);
-                }
-            }
-            SessionPrincipal::FederatedUser { user_arn, .. } => {
-                if let Some(user) = view.snapshot.user_by_arn(user_arn) {
-                    add_tags(&user.tags, &mut tags);
-                }
-            }
-            SessionPrincipal::Root => {}
+        if let Some(role) = session_role(view, claims) {
+            add_tags(&role.tags, &mut tags);
+        } else if let Some(user) = session_user(view, claims) {
+            add_tags(&user.tags, &mut tags);
         }
     } else if let CallerKind::User { user_name } = &caller.kind
         && let Some(user) = view.snapshot.user(&caller.account_id, user_name)
