@@ -470,9 +470,7 @@ pub(crate) fn authorize_assume_role<'v>(
         .snapshot
         .role_by_arn(request.role_arn)
         .ok_or_else(denied)?;
-    let trust = view
-        .trust_policy(&role.assume_role_policy)
-        .ok_or_else(denied)?;
+    let trust = view.trust_policy(role).ok_or_else(denied)?;
 
     let mut additional = Vec::new();
     if request.tags_given {
@@ -599,9 +597,7 @@ pub(crate) fn authorize_federated(
         .snapshot
         .role_by_arn(request.role_arn)
         .ok_or_else(denied)?;
-    let trust = view
-        .trust_policy(&role.assume_role_policy)
-        .ok_or_else(denied)?;
+    let trust = view.trust_policy(role).ok_or_else(denied)?;
     let mut rc = request_context(
         ctx,
         PrincipalInfo::web_identity(request.provider_arn),
@@ -689,10 +685,7 @@ pub(crate) fn authorize_service_assume_with(
 ) -> Result<(), Option<Decision>> {
     let action = "sts:AssumeRole";
     let role_arn = role.arn();
-    let trust = ctx
-        .view
-        .trust_policy(&role.assume_role_policy)
-        .ok_or(None)?;
+    let trust = ctx.view.trust_policy(role).ok_or(None)?;
     let mut rc = request_context(ctx, PrincipalInfo::service(service), action, &role_arn);
     rc.set("aws:PrincipalIsAWSService", "true");
     rc.set("sts:RoleSessionName", session_name.to_owned());

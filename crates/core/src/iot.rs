@@ -522,6 +522,7 @@ mod tests {
             role_id: format!("AROA{:0>17}", name.to_uppercase()),
             created_at: 1,
             assume_role_policy: trust.into(),
+            trust_principal_ids: Default::default(),
             description: None,
             max_session_duration: max,
             tags: Vec::new(),

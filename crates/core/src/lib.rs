@@ -22,6 +22,7 @@ mod rolesanywhere;
 mod saml;
 mod session;
 mod sts;
+mod trust_binding;
 mod view;
 mod web_identity;
 
@@ -43,6 +44,7 @@ use crate::auth::Caller;
 pub use crate::clock::{Clock, SystemClock};
 pub use crate::gateway::{GatewayAudit, GatewayRequest, Principal, ResourcePolicy, Verified};
 pub use crate::saml::SamlSettings;
+pub use crate::trust_binding::fuzz_trust_policy;
 use crate::view::View;
 pub use crate::web_identity::{NoOidcKeySource, OidcKeyError, OidcKeySource, SigningKeysFuture};
 

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use mayfly_policy::{Policy, PolicyKind};
-use mayfly_store::{AccessKeyStatus, Snapshot, Store};
+use mayfly_store::{AccessKeyStatus, Entity, Role, Snapshot, Store};
 use mayfly_token::{KeyRing, MasterKey, RingKey, SecretKey};
 
 use crate::admin::{AdminError, access_key_label, ring_key_label};
@@ -24,7 +24,7 @@ pub(crate) struct View {
     secrets: HashMap<String, SecretKey>,
     /// Parsed identity-kind policy documents by text.
     identity_policies: HashMap<String, Arc<Policy>>,
-    /// Parsed trust policies by text.
+    /// Parsed trust policies (as evaluated) by role key.
     trust_policies: HashMap<String, Arc<Policy>>,
 }
 
@@ -97,15 +97,18 @@ impl View {
                 add(doc, PolicyKind::Identity, &mut identity_policies);
             }
         }
+        // Trust policies by text first (roles often share one), then by
+        // role, as evaluated: bound principals by their unique ids.
+        let mut trust_by_text = HashMap::new();
         for role in snapshot.roles() {
             for doc in role.inline_policies.values() {
                 add(doc, PolicyKind::Identity, &mut identity_policies);
             }
-            add(
-                &role.assume_role_policy,
-                PolicyKind::Trust,
-                &mut trust_policies,
-            );
+            let text = crate::trust_binding::evaluated_text(role);
+            add(&text, PolicyKind::Trust, &mut trust_by_text);
+            if let Some(policy) = trust_by_text.get(text.as_ref()) {
+                trust_policies.insert(role.key(), Arc::clone(policy));
+            }
         }
         for policy in snapshot.managed_policies() {
             for version in &policy.versions {
@@ -137,8 +140,9 @@ impl View {
         self.identity_policies.get(text).cloned()
     }
 
-    /// A parsed trust policy for stored text.
-    pub fn trust_policy(&self, text: &str) -> Option<Arc<Policy>> {
-        self.trust_policies.get(text).cloned()
+    /// The parsed trust policy of `role` as evaluated: its bound principals
+    /// by unique id ([`crate::trust_binding::evaluated_text`]).
+    pub fn trust_policy(&self, role: &Role) -> Option<Arc<Policy>> {
+        self.trust_policies.get(&role.key()).cloned()
     }
 }

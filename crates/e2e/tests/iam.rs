@@ -1808,7 +1808,6 @@ async fn a_session_of_a_deleted_role_gains_nothing_from_a_re_created_role_of_its
 }
 
 #[tokio::test]
-#[ignore = "server gap: trust-policy principals are not bound to unique ids (documented in roles.rs check_trust_principals)"]
 async fn a_re_created_user_is_not_trusted_by_an_old_trust_policy() -> Result<()> {
     let server = Server::start()?;
     let iam = server.iam(server.root());
@@ -1851,6 +1850,129 @@ async fn a_re_created_user_is_not_trusted_by_an_old_trust_policy() -> Result<()>
         .await
         .unwrap_err();
     assert_eq!(error_code(&err).as_deref(), Some("AccessDenied"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_session_of_a_re_created_role_is_not_trusted_until_the_trust_policy_is_saved_again()
+-> Result<()> {
+    let server = Server::start()?;
+    let iam = server.iam(server.root());
+    let ops = server.user_with_key("ops", None).await?;
+    let builder_arn = format!("arn:aws:iam::{ACCOUNT}:role/ci/builder");
+    let create_builder = || async {
+        iam.create_role()
+            .role_name("builder")
+            .path("/ci/")
+            .assume_role_policy_document(trust_policy(&user_arn("ops")))
+            .send()
+            .await?;
+        let out = server
+            .sts(ops.clone())
+            .assume_role()
+            .role_arn(&builder_arn)
+            .role_session_name("build")
+            .send()
+            .await?;
+        anyhow::Ok(session_credentials(out.credentials().expect("credentials")))
+    };
+    let old_session = create_builder().await?;
+    let old_id = iam
+        .get_role()
+        .role_name("builder")
+        .send()
+        .await?
+        .role()
+        .expect("role")
+        .role_id()
+        .to_owned();
+    // Trusts the builder role (ARN with path) and the account root.
+    let trust = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":["{builder_arn}", "arn:aws:iam::{ACCOUNT}:root"]}},"Action":"sts:AssumeRole"}}]}}"#
+    );
+    let deployer_arn = iam
+        .create_role()
+        .role_name("deployer")
+        .assume_role_policy_document(&trust)
+        .send()
+        .await?
+        .role()
+        .expect("role")
+        .arn()
+        .to_owned();
+    let assume_deployer = |credentials: Credentials| {
+        let sts = server.sts(credentials);
+        let arn = deployer_arn.clone();
+        async move {
+            sts.assume_role()
+                .role_arn(arn)
+                .role_session_name("deploy")
+                .send()
+                .await
+        }
+    };
+    assume_deployer(old_session).await?;
+    let shown = |iam: aws_sdk_iam::Client| async move {
+        let got = iam.get_role().role_name("deployer").send().await?;
+        anyhow::Ok(percent_decode(
+            got.role()
+                .expect("role")
+                .assume_role_policy_document()
+                .expect("document"),
+        ))
+    };
+    // While the role exists the policy reads as submitted.
+    assert_eq!(shown(iam.clone()).await?, trust);
+
+    iam.delete_role().role_name("builder").send().await?;
+    let bare = trust.replace(&builder_arn, &old_id);
+    assert_eq!(shown(iam.clone()).await?, bare);
+    let new_session = create_builder().await?;
+    assert_eq!(shown(iam.clone()).await?, bare);
+    let err = assume_deployer(new_session.clone()).await.unwrap_err();
+    assert_eq!(error_code(&err).as_deref(), Some("AccessDenied"));
+
+    // Saving the policy again binds the new role.
+    iam.update_assume_role_policy()
+        .role_name("deployer")
+        .policy_document(&trust)
+        .send()
+        .await?;
+    assert_eq!(shown(iam.clone()).await?, trust);
+    assume_deployer(new_session).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_renamed_user_stays_trusted_and_is_shown_by_its_new_arn() -> Result<()> {
+    let server = Server::start()?;
+    let iam = server.iam(server.root());
+    let ann = server.user_with_key("ann", None).await?;
+    iam.create_role()
+        .role_name("trusts-ann")
+        .assume_role_policy_document(trust_policy(&user_arn("ann")))
+        .send()
+        .await?;
+    iam.update_user()
+        .user_name("ann")
+        .new_user_name("anne")
+        .send()
+        .await?;
+    let got = iam.get_role().role_name("trusts-ann").send().await?;
+    let doc = percent_decode(
+        got.role()
+            .expect("role")
+            .assume_role_policy_document()
+            .expect("document"),
+    );
+    assert_eq!(doc, trust_policy(&user_arn("anne")));
+    server
+        .sts(ann)
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{ACCOUNT}:role/trusts-ann"))
+        .role_session_name("session")
+        .send()
+        .await?;
     Ok(())
 }
 

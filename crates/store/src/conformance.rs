@@ -50,6 +50,7 @@ pub(crate) fn role(account_id: &str, name: &str, path: &str, role_id: &str) -> R
         role_id: role_id.to_owned(),
         created_at: 1_700_000_200,
         assume_role_policy: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:root"},"Action":"sts:AssumeRole"}]}"#.to_owned(),
+        trust_principal_ids: BTreeMap::new(),
         description: Some("deploys things".to_owned()),
         max_session_duration: 7200,
         tags: Vec::new(),

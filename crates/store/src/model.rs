@@ -207,6 +207,14 @@ pub struct Role {
     pub created_at: u64,
     /// The trust policy text as stored.
     pub assume_role_policy: String,
+    /// The user and role ARNs of the trust policy's `AWS` principals that
+    /// existed when it was stored, each with that principal's unique id
+    /// (`AIDA…`/`AROA…`): they name that principal only, never one
+    /// re-created with the same name (iam-admin-api.md 1.4 principal
+    /// binding). Empty for roles stored before principals were bound,
+    /// whose principals stay matched by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub trust_principal_ids: BTreeMap<String, String>,
     /// 0–1000 characters.
     #[serde(default)]
     pub description: Option<String>,
@@ -1060,6 +1068,22 @@ mod tests {
         let role: Role = serde_json::from_str(json).unwrap();
         assert_eq!(role.max_session_duration, DEFAULT_MAX_SESSION_DURATION);
         assert!(role.inline_policies.is_empty() && role.tags.is_empty());
+    }
+
+    #[test]
+    fn a_role_stored_before_principal_binding_loads_unbound_and_saves_the_same() {
+        let json = r#"{"account_id":"000000000000","name":"r","path":"/","role_id":"AROA1",
+            "created_at":1,"assume_role_policy":"{}"}"#;
+        let role: Role = serde_json::from_str(json).unwrap();
+        assert!(role.trust_principal_ids.is_empty());
+        let saved = serde_json::to_value(&role).unwrap();
+        assert!(saved.get("trust_principal_ids").is_none(), "{saved}");
+        let mut bound = role.clone();
+        bound
+            .trust_principal_ids
+            .insert("arn:aws:iam::000000000000:user/u".into(), "AIDA1".into());
+        let reloaded: Role = serde_json::from_value(serde_json::to_value(&bound).unwrap()).unwrap();
+        assert_eq!(reloaded, bound);
     }
 
     #[test]

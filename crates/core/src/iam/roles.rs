@@ -13,6 +13,7 @@ use super::common;
 use super::policies::{self, PolicyHolder, Target, encoding_failed, required};
 use crate::arn::Arn;
 use crate::clock::from_unix;
+use crate::trust_binding;
 use crate::{ActionContext, ActionResult};
 
 /// `MaxSessionDuration` bounds in seconds (1.1).
@@ -98,15 +99,26 @@ enum RoleDetail {
     Full,
 }
 
-/// Write a `Role` structure.
-fn write_role(w: &mut XmlWriter, element: &str, role: &Role, detail: RoleDetail) {
+/// Write a `Role` structure; its trust policy as IAM shows it, bound
+/// principals by their current ARN or, once deleted, their unique id
+/// (`snapshot` tells which).
+fn write_role(
+    w: &mut XmlWriter,
+    element: &str,
+    snapshot: &Snapshot,
+    role: &Role,
+    detail: RoleDetail,
+) {
     w.start(element);
     w.text("Path", &role.path);
     w.text("RoleName", &role.name);
     w.text("RoleId", &role.role_id);
     w.text("Arn", &role.arn());
     w.timestamp("CreateDate", from_unix(role.created_at));
-    w.policy_document("AssumeRolePolicyDocument", &role.assume_role_policy);
+    w.policy_document(
+        "AssumeRolePolicyDocument",
+        &trust_binding::rendered_text(snapshot, role),
+    );
     w.text_opt("Description", role.description.as_deref());
     w.number("MaxSessionDuration", i64::from(role.max_session_duration));
     if detail != RoleDetail::Listed {
@@ -172,9 +184,8 @@ fn parse_trust_policy(text: &str) -> Result<(), AwsError> {
 /// Every `AWS` principal of a (valid) trust policy that names a user or
 /// role ARN in an account Mayfly serves must exist, else
 /// `MalformedPolicyDocument` `Invalid principal in policy: "AWS":"{arn}"`
-/// (1.4). Principals are not yet bound to unique ids: a re-created entity
-/// of the same name is trusted (iam-admin-api.md 1.4 principal binding is
-/// not implemented).
+/// (1.4). The caller binds the existing ones to their unique ids
+/// ([`trust_binding::bind`]).
 fn check_trust_principals(snapshot: &Snapshot, text: &str) -> Result<(), AwsError> {
     // The policy crate accepted the document, so it is a JSON object.
     let Ok(document) = serde_json::from_str::<Value>(text) else {
@@ -272,6 +283,7 @@ pub(crate) async fn create_role(
                 path: path.clone(),
                 role_id,
                 created_at: now,
+                trust_principal_ids: trust_binding::bind(&view.snapshot, &document),
                 assume_role_policy: document,
                 description: description.and_then(stored_description),
                 max_session_duration: max_session_duration.unwrap_or(DEFAULT_MAX_SESSION_DURATION),
@@ -288,7 +300,13 @@ pub(crate) async fn create_role(
         })
         .await?;
     let mut w = XmlWriter::response("CreateRole", IAM_NAMESPACE);
-    write_role(&mut w, "Role", &role, RoleDetail::Created);
+    write_role(
+        &mut w,
+        "Role",
+        &ctx.view.snapshot,
+        &role,
+        RoleDetail::Created,
+    );
     Ok(w.finish(ctx.request_id))
 }
 
@@ -300,7 +318,7 @@ pub(crate) fn get_role(ctx: &mut ActionContext<'_>, params: &mut QueryParams) ->
     v.into_result()?;
     let role = policies::load::<Role>(ctx, "GetRole", &required(name)?, |_| {})?;
     let mut w = XmlWriter::response("GetRole", IAM_NAMESPACE);
-    write_role(&mut w, "Role", &role, RoleDetail::Full);
+    write_role(&mut w, "Role", &ctx.view.snapshot, &role, RoleDetail::Full);
     Ok(w.finish(ctx.request_id))
 }
 
@@ -326,8 +344,9 @@ pub(crate) fn list_roles(ctx: &mut ActionContext<'_>, params: &mut QueryParams) 
         .collect();
     let (roles, next) = common::paginate(items, &page)?;
     let mut w = XmlWriter::response("ListRoles", IAM_NAMESPACE);
+    let snapshot = &ctx.view.snapshot;
     policies::write_members(&mut w, "Roles", &roles, |w, role| {
-        write_role(w, "member", role, RoleDetail::Listed);
+        write_role(w, "member", snapshot, role, RoleDetail::Listed);
     });
     common::write_page_end(&mut w, next.as_deref());
     Ok(w.finish(ctx.request_id))
@@ -379,11 +398,13 @@ pub(crate) async fn update_role_description(
     })
     .await?;
     let mut w = XmlWriter::response("UpdateRoleDescription", IAM_NAMESPACE);
-    write_role(&mut w, "Role", &role, RoleDetail::Full);
+    write_role(&mut w, "Role", &ctx.view.snapshot, &role, RoleDetail::Full);
     Ok(w.finish(ctx.request_id))
 }
 
-/// UpdateAssumeRolePolicy: replace the trust policy (same checks as CreateRole).
+/// UpdateAssumeRolePolicy: replace the trust policy (same checks as
+/// CreateRole); its principals are bound anew, so a re-created principal
+/// is trusted again only once the policy is saved again (1.4).
 pub(crate) async fn update_assume_role_policy(
     ctx: &mut ActionContext<'_>,
     params: &mut QueryParams,
@@ -398,6 +419,7 @@ pub(crate) async fn update_assume_role_policy(
     parse_trust_policy(&document)?;
     policies::change::<Role, _>(ctx, &name, |view, role| {
         check_trust_principals(&view.snapshot, &document)?;
+        role.trust_principal_ids = trust_binding::bind(&view.snapshot, &document);
         role.assume_role_policy = document;
         Ok(())
     })

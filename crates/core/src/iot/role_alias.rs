@@ -282,6 +282,7 @@ mod tests {
             role_id: "AROAEXAMPLEEXAMPLE001".into(),
             created_at: 1,
             assume_role_policy: "{}".into(),
+            trust_principal_ids: Default::default(),
             description: None,
             max_session_duration,
             tags: Vec::new(),
