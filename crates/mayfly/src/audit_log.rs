@@ -24,6 +24,11 @@ use mayfly_core::audit::{AuditEvent, AuditSink};
 /// How many events may wait for the writer.
 const QUEUE_CAPACITY: usize = 8192;
 
+/// Most bytes rendered before they are written: requests may refill the
+/// queue as fast as the writer drains it, so the batch, not only the queue,
+/// must bound the writer's memory.
+const MAX_BATCH_BYTES: usize = 1024 * 1024;
+
 /// The least time between two `fsync`s of the log.
 const SYNC_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -150,6 +155,32 @@ fn open_log(path: &Path) -> Result<File> {
     Ok(file)
 }
 
+/// Render `first`, then whatever else is queued, into `batch`, stopping
+/// when the queue is empty or `batch` holds `limit` bytes or more; whether a
+/// [`Message::Close`] came (what was queued after it stays queued).
+fn fill_batch(
+    first: Message,
+    received: &Receiver<Message>,
+    batch: &mut String,
+    limit: usize,
+) -> bool {
+    let mut next = Some(first);
+    while let Some(message) = next {
+        match message {
+            Message::Event(event) => {
+                batch.push_str(&mayfly_core::cloudtrail::render_line(&event));
+                batch.push('\n');
+            }
+            Message::Close => return true,
+        }
+        if batch.len() >= limit {
+            return false;
+        }
+        next = received.try_recv().ok();
+    }
+    false
+}
+
 /// The writer thread: batch, write, flush, sync at most every second.
 fn write_loop(path: &Path, mut file: File, received: &Receiver<Message>, dropped: &AtomicU64) {
     let mut batch = String::new();
@@ -169,21 +200,7 @@ fn write_loop(path: &Path, mut file: File, received: &Receiver<Message>, dropped
             }
             Err(RecvTimeoutError::Disconnected) => break,
         };
-        let mut closing = false;
-        let mut next = Some(first);
-        while let Some(message) = next {
-            match message {
-                Message::Event(event) => {
-                    batch.push_str(&mayfly_core::cloudtrail::render_line(&event));
-                    batch.push('\n');
-                }
-                Message::Close => {
-                    closing = true;
-                    break;
-                }
-            }
-            next = received.try_recv().ok();
-        }
+        let closing = fill_batch(first, received, &mut batch, MAX_BATCH_BYTES);
         if !batch.is_empty() {
             if let Err(error) = file.write_all(batch.as_bytes()).and_then(|()| file.flush()) {
                 tracing::error!(path = %path.display(), %error, "writing the audit log failed; records lost");
@@ -223,6 +240,32 @@ mod tests {
     use mayfly_core::audit::{AuditOutcome, MemoryAuditSink};
 
     use super::*;
+
+    #[test]
+    fn a_batch_stops_at_its_byte_limit_or_at_close_and_leaves_the_rest_queued() {
+        let (queue, received) = std::sync::mpsc::sync_channel(16);
+        for n in 1..10 {
+            queue.send(Message::Event(Box::new(event(n)))).unwrap();
+        }
+        let mut batch = String::new();
+        // Over the limit after the first record: the rest stays queued.
+        let closing = fill_batch(Message::Event(Box::new(event(0))), &received, &mut batch, 1);
+        assert!(!closing);
+        assert_eq!(batch.lines().count(), 1);
+        assert!(batch.contains("request-0"));
+        // With room, everything queued, up to a Close.
+        queue.send(Message::Close).unwrap();
+        queue.send(Message::Event(Box::new(event(99)))).unwrap();
+        batch.clear();
+        let first = received.recv().unwrap();
+        let closing = fill_batch(first, &received, &mut batch, usize::MAX);
+        assert!(closing);
+        assert_eq!(batch.lines().count(), 9);
+        assert!(batch.contains("request-1") && batch.contains("request-9"));
+        assert!(
+            matches!(received.try_recv(), Ok(Message::Event(e)) if e.request_id == "request-99")
+        );
+    }
 
     fn event(n: usize) -> AuditEvent {
         AuditEvent {
