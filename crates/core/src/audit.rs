@@ -219,7 +219,7 @@ impl AuditCaller {
 /// authorization failure message of AccessDenied (sealed for
 /// DecodeAuthorizationMessage callers, not for log readers).
 pub(crate) fn error_message(message: &str) -> String {
-    match message.split_once(". Encoded authorization failure message: ") {
+    match message.split_once(crate::authz::ENCODED_MESSAGE_PREFIX) {
         Some((reason, _)) => format!("{reason}."),
         None => message.to_owned(),
     }

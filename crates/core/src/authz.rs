@@ -781,13 +781,17 @@ fn access_denied(
         .seal_message(&explanation.to_string(), expires, &ctx.core.rng)
     {
         Ok(sealed) => {
-            message.push_str(". Encoded authorization failure message: ");
+            message.push_str(ENCODED_MESSAGE_PREFIX);
             message.push_str(&sealed);
         }
         Err(error) => tracing::debug!(%error, "authorization message not sealed"),
     }
     AwsError::access_denied(message)
 }
+
+/// What precedes the sealed explanation in an AccessDenied message (the
+/// audit trail keeps the message without it: [`crate::audit::error_message`]).
+pub(crate) const ENCODED_MESSAGE_PREFIX: &str = ". Encoded authorization failure message: ";
 
 /// The context keys in name order, for a stable decoded message.
 fn sorted_keys(rc: &ContextBuilder) -> Vec<(&str, &[String])> {

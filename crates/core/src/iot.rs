@@ -283,7 +283,10 @@ impl Core {
         let (status, body, outcome) = match result {
             Ok(body) => (200, body, AuditOutcome::Success),
             Err(error) => {
-                error_message = Some(crate::audit::error_message(&error.message));
+                error_message = self
+                    .audit
+                    .enabled()
+                    .then(|| crate::audit::error_message(&error.message));
                 // 503: a stale view, logged once when refusing starts.
                 if error.status >= 500 && error.status != 503 {
                     tracing::error!(code = %error.code, message = %error.message, %request_id, "iot credentials request failed");

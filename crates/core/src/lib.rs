@@ -455,7 +455,10 @@ impl Core {
                 }
                 let body = mayfly_wire::error_xml(service.namespace(), &error, &request_id);
                 let code = error.code.to_string();
-                error_message = Some(audit::error_message(&error.message));
+                error_message = self
+                    .audit
+                    .enabled()
+                    .then(|| audit::error_message(&error.message));
                 (error.status, body, AuditOutcome::Error { code })
             }
         };

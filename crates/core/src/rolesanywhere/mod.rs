@@ -109,7 +109,10 @@ pub(crate) async fn handle(core: &Core, request: ApiRequest<'_>) -> ApiResponse 
             let code = error.code.to_string();
             let body = json!({"message": error.message, "__type": code}).to_string();
             error_type = Some(code.clone());
-            error_message = Some(crate::audit::error_message(&error.message));
+            error_message = core
+                .audit
+                .enabled()
+                .then(|| crate::audit::error_message(&error.message));
             (error.status, body, AuditOutcome::Error { code })
         }
     };
