@@ -43,6 +43,21 @@ def free_port():
         return s.getsockname()[1]
 
 
+def server_env():
+    """The environment of a benchmarked `mayfly serve`: the fixed root key
+    and master key, warnings only."""
+    return dict(os.environ, MAYFLY_ROOT_ACCESS_KEY_ID=ROOT_ID, MAYFLY_ROOT_SECRET_ACCESS_KEY=ROOT_SECRET,
+                MAYFLY_MASTER_KEY=MASTER_KEY, MAYFLY_LOG="warn")
+
+
+def root_cli_env(home):
+    """The environment of an AWS client (`mayfly presign`, the aws CLI) signing
+    as the root key, with HOME set to `home` and no other AWS_* variables."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_ACCESS_KEY_ID=ROOT_ID, AWS_SECRET_ACCESS_KEY=ROOT_SECRET, HOME=home)
+    return env
+
+
 def wait_ready(url, timeout=10.0):
     start = time.monotonic()
     while time.monotonic() - start < timeout:
@@ -162,8 +177,7 @@ def main():
         sys.exit("wrk not found: apt-get install wrk")
     release = os.path.join(target_dir(), "release")
     work = tempfile.mkdtemp(prefix="mayfly-bench-")
-    env = dict(os.environ, MAYFLY_ROOT_ACCESS_KEY_ID=ROOT_ID, MAYFLY_ROOT_SECRET_ACCESS_KEY=ROOT_SECRET,
-               MAYFLY_MASTER_KEY=MASTER_KEY, MAYFLY_LOG="warn")
+    env = server_env()
 
     # Start-up to ready: spawn to the first 200 from /healthz (median of 5, fresh data dir each).
     startups = []

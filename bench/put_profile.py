@@ -23,7 +23,7 @@ import subprocess
 import tempfile
 import time
 
-from load import MASTER_KEY, ROOT_ID, ROOT_SECRET, free_port, target_dir, wait_ready
+from load import free_port, root_cli_env, server_env, target_dir, wait_ready
 from s3 import create_bucket, put_by_sendfile
 
 
@@ -56,10 +56,8 @@ def main():
     args = ap.parse_args()
     mayfly = args.server_binary or os.path.join(target_dir(), "release", "mayfly")
     work = tempfile.mkdtemp(prefix="mayfly-put-profile-")
-    env = dict(os.environ, MAYFLY_ROOT_ACCESS_KEY_ID=ROOT_ID, MAYFLY_ROOT_SECRET_ACCESS_KEY=ROOT_SECRET,
-               MAYFLY_MASTER_KEY=MASTER_KEY, MAYFLY_LOG="warn")
-    cli_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    cli_env.update(AWS_ACCESS_KEY_ID=ROOT_ID, AWS_SECRET_ACCESS_KEY=ROOT_SECRET, HOME=work)
+    env = server_env()
+    cli_env = root_cli_env(work)
     api_port, s3_port = free_port(), free_port()
     server = subprocess.Popen([mayfly, "serve", "--data-dir", f"{work}/data", "--listen",
                                f"127.0.0.1:{api_port}", "--s3-listen", f"127.0.0.1:{s3_port}"],

@@ -38,7 +38,8 @@ import tempfile
 import threading
 import time
 
-from load import MASTER_KEY, ROOT_ID, ROOT_SECRET, free_port, rss_kib, run_wrk, target_dir, wait_ready
+from load import (ROOT_ID, ROOT_SECRET, free_port, root_cli_env, rss_kib, run_wrk, server_env, target_dir,
+                  wait_ready)
 
 
 def signed_s3(method, url, data=b""):
@@ -110,10 +111,8 @@ def main():
     mayfly = args.server_binary or os.path.join(release, "mayfly")
     print(f"load average before: {load_average()}")
     work = tempfile.mkdtemp(prefix="mayfly-s3-bench-")
-    env = dict(os.environ, MAYFLY_ROOT_ACCESS_KEY_ID=ROOT_ID, MAYFLY_ROOT_SECRET_ACCESS_KEY=ROOT_SECRET,
-               MAYFLY_MASTER_KEY=MASTER_KEY, MAYFLY_LOG="warn")
-    cli_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    cli_env.update(AWS_ACCESS_KEY_ID=ROOT_ID, AWS_SECRET_ACCESS_KEY=ROOT_SECRET, HOME=work)
+    env = server_env()
+    cli_env = root_cli_env(work)
 
     base_port, api_port, s3_port = free_port(), free_port(), free_port()
     base = subprocess.Popen([os.path.join(release, "examples", "constant_ok"), f"127.0.0.1:{base_port}"],

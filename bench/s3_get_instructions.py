@@ -22,7 +22,7 @@ import subprocess
 import tempfile
 import time
 
-from load import MASTER_KEY, ROOT_ID, ROOT_SECRET, free_port, target_dir, wait_ready
+from load import free_port, root_cli_env, server_env, target_dir, wait_ready
 from s3 import create_bucket
 
 FUNCTIONS = ["authenticate_sigv4", "canonical_query_string", "query_decode",
@@ -35,10 +35,8 @@ def main():
     args = ap.parse_args()
     mayfly = args.server_binary or os.path.join(target_dir(), "release", "mayfly")
     work = tempfile.mkdtemp(prefix="mayfly-get-instructions-")
-    env = dict(os.environ, MAYFLY_ROOT_ACCESS_KEY_ID=ROOT_ID, MAYFLY_ROOT_SECRET_ACCESS_KEY=ROOT_SECRET,
-               MAYFLY_MASTER_KEY=MASTER_KEY, MAYFLY_LOG="warn")
-    cli_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    cli_env.update(AWS_ACCESS_KEY_ID=ROOT_ID, AWS_SECRET_ACCESS_KEY=ROOT_SECRET, HOME=work)
+    env = server_env()
+    cli_env = root_cli_env(work)
     api_port, s3_port = free_port(), free_port()
     out = os.path.join(work, "callgrind.out")
     server = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", mayfly, "serve",

@@ -20,7 +20,7 @@ import subprocess
 import tempfile
 import time
 
-from load import MASTER_KEY, ROOT_ID, ROOT_SECRET, free_port, wait_ready
+from load import ROOT_ID, ROOT_SECRET, free_port, server_env, wait_ready
 
 
 def main():
@@ -38,8 +38,7 @@ def main():
     subprocess.run(["dd", "if=/dev/urandom", f"of={big}", "bs=1M", f"count={args.size_mib}"],
                    check=True, capture_output=True)
     size_mb = args.size_mib * 1024 * 1024 / 1e6
-    env = dict(os.environ, MAYFLY_ROOT_ACCESS_KEY_ID=ROOT_ID, MAYFLY_ROOT_SECRET_ACCESS_KEY=ROOT_SECRET,
-               MAYFLY_MASTER_KEY=MASTER_KEY, MAYFLY_LOG="warn")
+    env = server_env()
     print(f"put_object of {args.size_mib} MiB with boto3, {args.rounds} interleaved rounds\n")
     print("| round | binary | MB/s (seconds) | checksum in the response |")
     print("|---|---|---|---|")
