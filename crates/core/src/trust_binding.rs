@@ -31,6 +31,11 @@ fn aws_principals(text: &str) -> Vec<(Range<usize>, String)> {
     }
 }
 
+/// The `Principal.AWS` values of trust policy `text`, in order.
+pub(crate) fn aws_principal_values(text: &str) -> impl Iterator<Item = String> {
+    aws_principals(text).into_iter().map(|(_, value)| value)
+}
+
 /// Where in the policy a JSON value sits, as far as it matters here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Place {
@@ -206,7 +211,7 @@ fn replace_aws_principals(
 /// accounts, ARNs differing in case) stay matched as written.
 pub(crate) fn bind(snapshot: &Snapshot, text: &str) -> BTreeMap<String, String> {
     let mut ids = BTreeMap::new();
-    for (_, principal) in aws_principals(text) {
+    for principal in aws_principal_values(text) {
         let Some(arn) = Arn::parse(&principal) else {
             continue;
         };
@@ -260,10 +265,7 @@ pub(crate) fn rendered_text<'r>(snapshot: &Snapshot, role: &'r Role) -> Cow<'r, 
 /// `text` with every one of them replaced by `with` (JSON-escaped). Never
 /// panics.
 pub fn fuzz_trust_policy(text: &str, with: &str) -> (Vec<String>, String) {
-    let found = aws_principals(text)
-        .into_iter()
-        .map(|(_, value)| value)
-        .collect();
+    let found = aws_principal_values(text).collect();
     let replaced = replace_aws_principals(text, |_| Some(with.to_owned())).into_owned();
     (found, replaced)
 }

@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use mayfly_policy::PolicyKind;
 use mayfly_store::{DEFAULT_MAX_SESSION_DURATION, Mutation, Role, Snapshot, Tag};
 use mayfly_wire::{AwsError, IAM_NAMESPACE, Pattern, QueryParams, ValidationErrors, XmlWriter};
-use serde_json::Value;
 
 use super::common;
 use super::policies::{self, PolicyHolder, Target, encoding_failed, required};
@@ -187,31 +186,12 @@ fn parse_trust_policy(text: &str) -> Result<(), AwsError> {
 /// (1.4). The caller binds the existing ones to their unique ids
 /// ([`trust_binding::bind`]).
 fn check_trust_principals(snapshot: &Snapshot, text: &str) -> Result<(), AwsError> {
-    // The policy crate accepted the document, so it is a JSON object.
-    let Ok(document) = serde_json::from_str::<Value>(text) else {
-        return Ok(());
-    };
-    let statements: Vec<&Value> = match document.get("Statement") {
-        Some(Value::Array(items)) => items.iter().collect(),
-        Some(one) => vec![one],
-        None => Vec::new(),
-    };
-    for statement in statements {
-        let principals: Vec<&str> = match statement.get("Principal").and_then(|p| p.get("AWS")) {
-            Some(Value::String(one)) => vec![one.as_str()],
-            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
-            _ => Vec::new(),
-        };
-        if let Some(missing) = principals
-            .into_iter()
-            .find(|p| !principal_exists(snapshot, p))
-        {
-            return Err(AwsError::malformed_policy_document(format!(
-                "Invalid principal in policy: \"AWS\":\"{missing}\""
-            )));
-        }
+    match trust_binding::aws_principal_values(text).find(|p| !principal_exists(snapshot, p)) {
+        Some(missing) => Err(AwsError::malformed_policy_document(format!(
+            "Invalid principal in policy: \"AWS\":\"{missing}\""
+        ))),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Whether an `AWS` principal names something that exists: user and role
